@@ -1,0 +1,696 @@
+//! `config.yml`: nanoClaw's keys plus nanoclaw's own, loaded once into an immutable [`Config`].
+//!
+//! Loading: read YAML → drop keys that have no value → expand `${NAME}`, `$NAME` and
+//! `${NAME:-default}` in every string → apply `NANOCLAW__KEY[__SUBKEY]` environment overrides →
+//! deserialize (errors name the key) → validate.
+
+mod expand;
+mod serde_helpers;
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use serde::Deserialize;
+use yaml_serde::{Mapping, Value};
+
+pub use expand::expand;
+
+use crate::secret::Secret;
+use serde_helpers::{lenient_opt_secret, lenient_opt_string, lenient_string};
+
+/// The secret the original ships as its fallback; never accepted for signing tokens.
+pub const PUBLISHED_DEFAULT_JWT_SECRET: &str = "nano-claw-default-secret-change-in-production";
+
+/// Prefix of environment variables that override configuration keys.
+pub const ENV_PREFIX: &str = "NANOCLAW__";
+
+/// Keys the file may contain (anything else is reported as a warning, not an error).
+const KNOWN_KEYS: &[&str] = &[
+    "backend_host",
+    "backend_port",
+    "frontend_port",
+    "max_iterations",
+    "tool_max_workers",
+    "sub_agent",
+    "code_execution",
+    "models",
+    "default_model",
+    "db_type",
+    "db_host",
+    "db_port",
+    "db_user",
+    "db_password",
+    "db_name",
+    "db_sqlite_file",
+    "database_url",
+    "workspace_root",
+    "data_dir",
+    "auth_mode",
+    "jwt_secret",
+    "jwt_expiry",
+    "password_min_length",
+    "login_rate_limit",
+    "cors_origins",
+];
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not YAML, or not a mapping at the top.
+    #[error("{path}: not valid YAML: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key has a wrong type or value.
+    #[error("config key `{key}`: {message}")]
+    Key {
+        /// Dotted key path, e.g. `sub_agent.timeout`.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn key_err(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Key {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+/// Single-user (no login) or multi-user (JWT) mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Every request acts as the built-in `default` admin.
+    Single,
+    /// Users register and log in; bearer tokens.
+    Multi,
+}
+
+impl AuthMode {
+    /// The wire name (`single` / `multi`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::Single => "single",
+            AuthMode::Multi => "multi",
+        }
+    }
+}
+
+/// Database kind of the `db_*` keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbType {
+    /// Embedded SQLite file (the default).
+    Sqlite,
+    /// MySQL or MariaDB.
+    Mysql,
+    /// PostgreSQL.
+    Postgresql,
+}
+
+/// One entry of `models`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Model name sent upstream and shown to clients.
+    #[serde(deserialize_with = "lenient_string")]
+    pub id: String,
+    /// Display name.
+    #[serde(deserialize_with = "lenient_string")]
+    pub name: String,
+    /// Full chat-completions URL.
+    #[serde(deserialize_with = "lenient_string")]
+    pub api_url: String,
+    /// Bearer token for `api_url`.
+    #[serde(deserialize_with = "lenient_opt_secret")]
+    pub api_key: Option<Secret>,
+}
+
+/// `sub_agent` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubAgentConfig {
+    /// Rounds per sub-agent.
+    pub max_iterations: u32,
+    /// Sub-agents running at once.
+    pub max_concurrency: u32,
+    /// Seconds per sub-agent LLM call.
+    pub timeout: u64,
+}
+
+impl Default for SubAgentConfig {
+    fn default() -> Self {
+        Self {
+            max_iterations: 3,
+            max_concurrency: 3,
+            timeout: 60,
+        }
+    }
+}
+
+/// `code_execution` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CodeExecutionConfig {
+    /// `lenient`, `standard` or `strict`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub default_strictness: String,
+    /// Extra importable modules per level.
+    pub extra_allowed_modules: BTreeMap<String, Vec<String>>,
+}
+
+impl Default for CodeExecutionConfig {
+    fn default() -> Self {
+        Self {
+            default_strictness: "standard".into(),
+            extra_allowed_modules: BTreeMap::new(),
+        }
+    }
+}
+
+/// The whole configuration, validated. Relative paths are already resolved.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Address to bind.
+    #[serde(deserialize_with = "lenient_string")]
+    pub backend_host: String,
+    /// Port to bind.
+    pub backend_port: u16,
+    /// Port of the front-end dev server (read by the front end only).
+    pub frontend_port: Option<u16>,
+    /// LLM rounds per answer.
+    pub max_iterations: u32,
+    /// Parallel tool calls per round (1..=6).
+    pub tool_max_workers: u32,
+    /// Sub-agent limits.
+    pub sub_agent: SubAgentConfig,
+    /// Python tool settings.
+    pub code_execution: CodeExecutionConfig,
+    /// Available models.
+    pub models: Vec<ModelConfig>,
+    /// Model for conversations that name none.
+    #[serde(deserialize_with = "lenient_string")]
+    pub default_model: String,
+    /// `sqlite`, `mysql` or `postgresql`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub db_type: String,
+    /// Database host (MySQL/PostgreSQL).
+    #[serde(deserialize_with = "lenient_string")]
+    pub db_host: String,
+    /// Database port (default per type).
+    pub db_port: Option<u16>,
+    /// Database user.
+    #[serde(deserialize_with = "lenient_opt_string")]
+    pub db_user: Option<String>,
+    /// Database password.
+    #[serde(deserialize_with = "lenient_opt_secret")]
+    pub db_password: Option<Secret>,
+    /// Database name.
+    #[serde(deserialize_with = "lenient_opt_string")]
+    pub db_name: Option<String>,
+    /// SQLite file; relative names live in `data_dir`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub db_sqlite_file: String,
+    /// Full database URL; overrides the `db_*` keys.
+    #[serde(deserialize_with = "lenient_opt_secret")]
+    pub database_url: Option<Secret>,
+    /// Root of the project workspaces.
+    pub workspace_root: PathBuf,
+    /// Where the SQLite file and the generated JWT secret live.
+    pub data_dir: PathBuf,
+    /// `single` or `multi`.
+    pub auth_mode: AuthMode,
+    /// HMAC secret for tokens; generated into `data_dir` when missing or the published default.
+    #[serde(deserialize_with = "lenient_opt_secret")]
+    pub jwt_secret: Option<Secret>,
+    /// Token lifetime in seconds.
+    pub jwt_expiry: u64,
+    /// Minimum password length in characters.
+    pub password_min_length: u32,
+    /// Login attempts per minute per client IP and per username (0 = off).
+    pub login_rate_limit: u32,
+    /// Origins allowed to call the API from a browser (empty = same origin only).
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            backend_host: "127.0.0.1".into(),
+            backend_port: 3000,
+            frontend_port: None,
+            max_iterations: 5,
+            tool_max_workers: 4,
+            sub_agent: SubAgentConfig::default(),
+            code_execution: CodeExecutionConfig::default(),
+            models: Vec::new(),
+            default_model: String::new(),
+            db_type: "sqlite".into(),
+            db_host: "localhost".into(),
+            db_port: None,
+            db_user: None,
+            db_password: None,
+            db_name: None,
+            db_sqlite_file: "nano_claw.db".into(),
+            database_url: None,
+            workspace_root: PathBuf::from("workspaces"),
+            data_dir: PathBuf::from("data"),
+            auth_mode: AuthMode::Single,
+            jwt_secret: None,
+            jwt_expiry: 7 * 24 * 3600,
+            password_min_length: 8,
+            login_rate_limit: 10,
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+/// A loaded configuration and the non-fatal remarks made while loading it.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The validated configuration.
+    pub config: Config,
+    /// Things worth a warning in the log (unknown keys, fallbacks taken).
+    pub warnings: Vec<String>,
+    /// Whether a file was read (false: defaults and environment only).
+    pub from_file: bool,
+}
+
+/// Where the database is.
+#[derive(Debug, Clone)]
+pub enum DatabaseTarget {
+    /// A SQLite file.
+    SqliteFile(PathBuf),
+    /// A URL for `sqlite:`, `postgres://` or `mysql://`.
+    Url(Secret),
+}
+
+impl Config {
+    /// Loads `path` (a missing file means defaults) with the process environment.
+    pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                });
+            }
+        };
+        let cwd = std::env::current_dir().map_err(|source| ConfigError::Read {
+            path: PathBuf::from("."),
+            source,
+        })?;
+        Self::from_parts(
+            text.as_deref(),
+            &path.display().to_string(),
+            std::env::vars(),
+            |name| std::env::var(name).ok(),
+            &cwd,
+        )
+    }
+
+    /// Builds a configuration from file text (if any), environment overrides and a variable
+    /// lookup; relative paths are resolved against `base_dir`.
+    pub fn from_parts(
+        text: Option<&str>,
+        source_name: &str,
+        env_vars: impl IntoIterator<Item = (String, String)>,
+        lookup: impl Fn(&str) -> Option<String>,
+        base_dir: &Path,
+    ) -> Result<Loaded, ConfigError> {
+        let mut warnings = Vec::new();
+        let mut root = match text {
+            None => Mapping::new(),
+            Some(text) => match yaml_serde::from_str::<Value>(text) {
+                Ok(Value::Null) => Mapping::new(),
+                Ok(Value::Mapping(m)) => m,
+                Ok(_) => {
+                    return Err(ConfigError::Syntax {
+                        path: source_name.into(),
+                        message: "the top level must be a mapping of keys".into(),
+                    });
+                }
+                Err(e) => {
+                    return Err(ConfigError::Syntax {
+                        path: source_name.into(),
+                        message: e.to_string(),
+                    });
+                }
+            },
+        };
+        drop_nulls(&mut root);
+        for key in root.keys() {
+            match key.as_str() {
+                Some(k) if KNOWN_KEYS.contains(&k) => {}
+                Some(k) => warnings.push(format!("config key `{k}` is unknown and ignored")),
+                None => return Err(key_err(format!("{key:?}"), "keys must be strings")),
+            }
+        }
+        let mut root = Value::Mapping(root);
+        expand_strings(&mut root, "", &lookup)?;
+        apply_env_overrides(&mut root, env_vars)?;
+
+        let mut config: Config = serde_path_to_error::deserialize(root).map_err(|e| {
+            let key = e.path().to_string();
+            key_err(
+                if key == "." {
+                    "(top level)".into()
+                } else {
+                    key
+                },
+                e.into_inner().to_string(),
+            )
+        })?;
+        config.validate(base_dir, &mut warnings)?;
+        Ok(Loaded {
+            config,
+            warnings,
+            from_file: text.is_some(),
+        })
+    }
+
+    fn validate(&mut self, base_dir: &Path, warnings: &mut Vec<String>) -> Result<(), ConfigError> {
+        if self.backend_host.trim().is_empty() {
+            return Err(key_err("backend_host", "must not be empty"));
+        }
+        if self.max_iterations < 1 {
+            return Err(key_err("max_iterations", "must be at least 1"));
+        }
+        if !(1..=6).contains(&self.tool_max_workers) {
+            return Err(key_err("tool_max_workers", "must be between 1 and 6"));
+        }
+        for (key, value) in [
+            (
+                "sub_agent.max_iterations",
+                u64::from(self.sub_agent.max_iterations),
+            ),
+            (
+                "sub_agent.max_concurrency",
+                u64::from(self.sub_agent.max_concurrency),
+            ),
+            ("sub_agent.timeout", self.sub_agent.timeout),
+        ] {
+            if value < 1 {
+                return Err(key_err(key, "must be at least 1"));
+            }
+        }
+        const LEVELS: [&str; 3] = ["lenient", "standard", "strict"];
+        if !LEVELS.contains(&self.code_execution.default_strictness.as_str()) {
+            return Err(key_err(
+                "code_execution.default_strictness",
+                format!("must be one of {}", LEVELS.join(", ")),
+            ));
+        }
+        for level in self.code_execution.extra_allowed_modules.keys() {
+            if !LEVELS.contains(&level.as_str()) {
+                return Err(key_err(
+                    format!("code_execution.extra_allowed_modules.{level}"),
+                    format!("unknown level; must be one of {}", LEVELS.join(", ")),
+                ));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, m) in self.models.iter().enumerate() {
+            if m.id.trim().is_empty() {
+                return Err(key_err(format!("models[{i}].id"), "must not be empty"));
+            }
+            if !seen.insert(m.id.as_str()) {
+                return Err(key_err(
+                    format!("models[{i}].id"),
+                    format!("duplicate model id {:?}", m.id),
+                ));
+            }
+        }
+        if !self.models.is_empty() && !self.models.iter().any(|m| m.id == self.default_model) {
+            let first = self.models[0].id.clone();
+            if !self.default_model.is_empty() {
+                warnings.push(format!(
+                    "default_model {:?} is not among `models`; using {first:?}",
+                    self.default_model
+                ));
+            }
+            self.default_model = first;
+        }
+
+        self.db_type = match self.db_type.to_ascii_lowercase().as_str() {
+            "sqlite" => "sqlite".into(),
+            "mysql" => "mysql".into(),
+            "postgresql" | "postgres" => "postgresql".into(),
+            other => {
+                return Err(key_err(
+                    "db_type",
+                    format!("unknown database type {other:?}; use sqlite, mysql or postgresql"),
+                ));
+            }
+        };
+        if let Some(url) = &self.database_url {
+            let u = url.expose();
+            if !(u.starts_with("sqlite:")
+                || u.starts_with("postgres://")
+                || u.starts_with("postgresql://")
+                || u.starts_with("mysql://"))
+            {
+                return Err(key_err(
+                    "database_url",
+                    "must start with sqlite:, postgres://, postgresql:// or mysql://",
+                ));
+            }
+        } else if self.db_type() != DbType::Sqlite {
+            for (key, present) in [
+                ("db_user", self.db_user.is_some()),
+                ("db_password", self.db_password.is_some()),
+                ("db_name", self.db_name.is_some()),
+            ] {
+                if !present {
+                    return Err(key_err(
+                        key,
+                        format!("is required when db_type is {}", self.db_type),
+                    ));
+                }
+            }
+        }
+        if self.db_sqlite_file.trim().is_empty() {
+            return Err(key_err("db_sqlite_file", "must not be empty"));
+        }
+
+        self.workspace_root = absolutize(base_dir, &self.workspace_root);
+        self.data_dir = absolutize(base_dir, &self.data_dir);
+        if self.data_dir.starts_with(&self.workspace_root) {
+            return Err(key_err(
+                "data_dir",
+                format!(
+                    "{} is inside workspace_root {}; the database and secrets must not be reachable from project workspaces",
+                    self.data_dir.display(),
+                    self.workspace_root.display()
+                ),
+            ));
+        }
+        if let DatabaseTarget::SqliteFile(file) = self.database_target()
+            && file.starts_with(&self.workspace_root)
+        {
+            return Err(key_err(
+                "db_sqlite_file",
+                "the SQLite file must not be inside workspace_root",
+            ));
+        }
+
+        if self.jwt_expiry < 60 {
+            return Err(key_err("jwt_expiry", "must be at least 60 seconds"));
+        }
+        if !(1..=1024).contains(&self.password_min_length) {
+            return Err(key_err("password_min_length", "must be between 1 and 1024"));
+        }
+        for (i, origin) in self.cors_origins.iter().enumerate() {
+            let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+                && !origin.trim_end_matches('/').contains(['*', ' '])
+                && origin.len() > "http://".len();
+            if !ok {
+                return Err(key_err(
+                    format!("cors_origins[{i}]"),
+                    format!("{origin:?} is not an origin like https://chat.example.com"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database kind named by `db_type`.
+    pub fn db_type(&self) -> DbType {
+        match self.db_type.as_str() {
+            "mysql" => DbType::Mysql,
+            "postgresql" => DbType::Postgresql,
+            _ => DbType::Sqlite,
+        }
+    }
+
+    /// Where the database lives: `database_url` if given, else built from the `db_*` keys
+    /// (credentials URL-encoded).
+    pub fn database_target(&self) -> DatabaseTarget {
+        if let Some(url) = &self.database_url {
+            return DatabaseTarget::Url(url.clone());
+        }
+        let enc = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        let user = self.db_user.as_deref().unwrap_or_default();
+        let password = self
+            .db_password
+            .as_ref()
+            .map(Secret::expose)
+            .unwrap_or_default();
+        let name = self.db_name.as_deref().unwrap_or_default();
+        let (scheme, default_port) = match self.db_type() {
+            DbType::Sqlite => {
+                let file = Path::new(&self.db_sqlite_file);
+                return DatabaseTarget::SqliteFile(if file.is_absolute() {
+                    file.to_owned()
+                } else {
+                    self.data_dir.join(file)
+                });
+            }
+            DbType::Mysql => ("mysql", 3306),
+            DbType::Postgresql => ("postgres", 5432),
+        };
+        let host = if self.db_host.contains(':') && !self.db_host.starts_with('[') {
+            format!("[{}]", self.db_host)
+        } else {
+            self.db_host.clone()
+        };
+        DatabaseTarget::Url(Secret::new(format!(
+            "{scheme}://{}:{}@{host}:{}/{}",
+            enc(user),
+            enc(password),
+            self.db_port.unwrap_or(default_port),
+            enc(name)
+        )))
+    }
+
+    /// The configured JWT secret, unless it is missing, empty or the original's published default.
+    pub fn usable_jwt_secret(&self) -> Option<&Secret> {
+        self.jwt_secret
+            .as_ref()
+            .filter(|s| !s.is_empty() && s.expose() != PUBLISHED_DEFAULT_JWT_SECRET)
+    }
+}
+
+/// Lexically joins `path` onto `base` and removes `.`/`..` components (no file-system access).
+fn absolutize(base: &Path, path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path)
+    };
+    let mut out = PathBuf::new();
+    for comp in joined.components() {
+        match comp {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// A key written with no value (`models:`) means "use the default", not a crash.
+fn drop_nulls(map: &mut Mapping) {
+    map.retain(|_, v| !v.is_null());
+    for v in map.values_mut() {
+        if let Value::Mapping(inner) = v {
+            drop_nulls(inner);
+        }
+    }
+}
+
+fn expand_strings(
+    value: &mut Value,
+    path: &str,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    match value {
+        Value::String(s) => {
+            *s = expand(s, lookup).map_err(|m| key_err(path, m))?;
+        }
+        Value::Sequence(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                expand_strings(item, &format!("{path}[{i}]"), lookup)?;
+            }
+        }
+        Value::Mapping(map) => {
+            for (k, v) in map.iter_mut() {
+                let name = k.as_str().unwrap_or("?");
+                let child = if path.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{path}.{name}")
+                };
+                expand_strings(v, &child, lookup)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn apply_env_overrides(
+    root: &mut Value,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let mut overrides: Vec<(String, String)> = vars
+        .into_iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix(ENV_PREFIX)
+                .map(|rest| (rest.to_ascii_lowercase(), v))
+        })
+        .collect();
+    overrides.sort();
+    for (path, raw) in overrides {
+        let parts: Vec<&str> = path.split("__").collect();
+        let env_name = format!("{ENV_PREFIX}{}", path.to_ascii_uppercase());
+        if parts.iter().any(|p| p.is_empty()) || !KNOWN_KEYS.contains(&parts[0]) {
+            return Err(key_err(env_name, "does not name a configuration key"));
+        }
+        // The value is read as a YAML scalar or flow collection, so numbers, booleans and
+        // `[a, b]` lists work; anything unparsable is taken as a plain string.
+        let value = yaml_serde::from_str::<Value>(&raw).unwrap_or(Value::String(raw.clone()));
+        let value = if value.is_null() {
+            Value::String(raw)
+        } else {
+            value
+        };
+        let mut cursor = &mut *root;
+        for (i, part) in parts.iter().enumerate() {
+            let Value::Mapping(map) = cursor else {
+                return Err(key_err(env_name, "overrides a key that is not a mapping"));
+            };
+            let key = Value::String((*part).to_owned());
+            if i + 1 == parts.len() {
+                map.insert(key, value);
+                break;
+            }
+            cursor = map
+                .entry(key)
+                .or_insert_with(|| Value::Mapping(Mapping::new()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,227 @@
+use super::*;
+
+fn load(text: Option<&str>, env: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
+    let vars: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    let lookup_vars = vars.clone();
+    Config::from_parts(
+        text,
+        "config.yml",
+        vars,
+        move |name| {
+            lookup_vars
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        },
+        Path::new("/srv/nanoclaw"),
+    )
+}
+
+fn err(text: &str) -> String {
+    load(Some(text), &[]).unwrap_err().to_string()
+}
+
+#[test]
+fn no_file_means_single_mode_sqlite_on_loopback() {
+    let loaded = load(None, &[]).unwrap();
+    let c = loaded.config;
+    assert!(!loaded.from_file);
+    assert_eq!(c.auth_mode, AuthMode::Single);
+    assert_eq!(
+        (c.backend_host.as_str(), c.backend_port),
+        ("127.0.0.1", 3000)
+    );
+    assert_eq!(c.jwt_expiry, 604_800);
+    assert_eq!(c.password_min_length, 8);
+    assert_eq!(c.login_rate_limit, 10);
+    assert!(c.cors_origins.is_empty());
+    match c.database_target() {
+        DatabaseTarget::SqliteFile(p) => {
+            assert_eq!(p, Path::new("/srv/nanoclaw/data/nano_claw.db"))
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn original_example_config_loads() {
+    let text = r#"
+backend_port: 3000
+frontend_port: 4000
+max_iterations: 15
+tool_max_workers: 4
+sub_agent: {max_iterations: 3, max_concurrency: 3, timeout: 60}
+code_execution:
+  default_strictness: standard
+  extra_allowed_modules:
+    standard: [numpy]
+models:
+  - id: deepseek-chat
+    name: DeepSeek V3
+    api_url: https://api.deepseek.com/chat/completions
+    api_key: ${DEEPSEEK_API_KEY}
+default_model: deepseek-chat
+db_type: sqlite
+db_sqlite_file: nano_claw.db
+workspace_root: ./workspaces
+auth_mode: multi
+jwt_secret: change-me-to-a-long-random-value
+"#;
+    let c = load(Some(text), &[("DEEPSEEK_API_KEY", "sk-test")])
+        .unwrap()
+        .config;
+    assert_eq!(c.max_iterations, 15);
+    assert_eq!(c.auth_mode, AuthMode::Multi);
+    assert_eq!(c.models[0].api_key.as_ref().unwrap().expose(), "sk-test");
+    assert_eq!(c.workspace_root, Path::new("/srv/nanoclaw/workspaces"));
+    assert_eq!(
+        c.code_execution.extra_allowed_modules["standard"],
+        vec!["numpy".to_string()]
+    );
+}
+
+#[test]
+fn empty_file_and_keys_without_value_mean_defaults() {
+    assert_eq!(load(Some(""), &[]).unwrap().config.max_iterations, 5);
+    let c = load(Some("models:\nsub_agent:\n"), &[]).unwrap().config;
+    assert!(c.models.is_empty());
+    assert_eq!(c.sub_agent.timeout, 60);
+}
+
+#[test]
+fn errors_name_the_key() {
+    assert!(err("backend_port: lots").contains("`backend_port`"));
+    assert!(err("sub_agent: {timeout: x}").contains("`sub_agent.timeout`"));
+    assert!(err("auth_mode: both").contains("`auth_mode`"));
+    assert!(err("db_type: oracle").contains("`db_type`"));
+    assert!(err("tool_max_workers: 9").contains("`tool_max_workers`"));
+    assert!(err("password_min_length: 0").contains("`password_min_length`"));
+    assert!(err("models: [{id: a, name: A, api_url: u, api_key: k}, {id: a, name: B, api_url: u, api_key: k}]")
+        .contains("`models[1].id`"));
+    assert!(err("models: [{id: a, name: A}]").contains("api_url"));
+    assert!(err("db_type: postgresql\ndb_user: u\ndb_password: p").contains("`db_name`"));
+    assert!(err("cors_origins: ['*']").contains("`cors_origins[0]`"));
+    assert!(err("[1, 2]").contains("mapping"));
+    assert!(err("a: [").contains("not valid YAML"));
+}
+
+#[test]
+fn unset_variables_fail_with_the_key_and_defaults_apply() {
+    let e = load(Some("jwt_secret: ${NOPE}"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`jwt_secret`") && e.contains("NOPE"), "{e}");
+    let c = load(Some("db_host: ${DBH:-db.internal}"), &[])
+        .unwrap()
+        .config;
+    assert_eq!(c.db_host, "db.internal");
+}
+
+#[test]
+fn env_overrides_win_and_are_typed() {
+    let c = load(
+        Some("auth_mode: single\nsub_agent: {timeout: 5}"),
+        &[
+            ("NANOCLAW__AUTH_MODE", "multi"),
+            ("NANOCLAW__BACKEND_PORT", "8080"),
+            ("NANOCLAW__SUB_AGENT__TIMEOUT", "30"),
+            ("NANOCLAW__JWT_SECRET", "123456"),
+            (
+                "NANOCLAW__CORS_ORIGINS",
+                "[https://a.example, http://b.example:8080]",
+            ),
+        ],
+    )
+    .unwrap()
+    .config;
+    assert_eq!(c.auth_mode, AuthMode::Multi);
+    assert_eq!(c.backend_port, 8080);
+    assert_eq!(c.sub_agent.timeout, 30);
+    assert_eq!(c.jwt_secret.unwrap().expose(), "123456");
+    assert_eq!(c.cors_origins.len(), 2);
+    let e = load(None, &[("NANOCLAW__NOT_A_KEY", "1")])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("NANOCLAW__NOT_A_KEY"), "{e}");
+}
+
+#[test]
+fn unknown_keys_warn() {
+    let w = load(Some("colour: blue"), &[]).unwrap().warnings;
+    assert!(w.iter().any(|w| w.contains("colour")));
+}
+
+#[test]
+fn credentials_are_url_encoded() {
+    let c = load(
+        Some("db_type: PostgreSQL\ndb_user: app\ndb_password: 'p@ss:w/rd#%'\ndb_name: nano\ndb_host: db"),
+        &[],
+    )
+    .unwrap()
+    .config;
+    match c.database_target() {
+        DatabaseTarget::Url(u) => {
+            assert_eq!(
+                u.expose(),
+                "postgres://app:p%40ss%3Aw%2Frd%23%25@db:5432/nano"
+            )
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let c = load(
+        Some("db_type: mysql\ndb_user: root\ndb_password: 1234\ndb_name: n\ndatabase_url: 'sqlite::memory:'"),
+        &[],
+    )
+    .unwrap()
+    .config;
+    assert!(
+        matches!(c.database_target(), DatabaseTarget::Url(u) if u.expose() == "sqlite::memory:")
+    );
+}
+
+#[test]
+fn data_dir_inside_workspace_is_refused() {
+    assert!(err("workspace_root: /srv/w\ndata_dir: /srv/w/data").contains("`data_dir`"));
+    assert!(
+        err("workspace_root: /srv/w\ndb_sqlite_file: /srv/w/x.db").contains("`db_sqlite_file`")
+    );
+}
+
+#[test]
+fn default_model_falls_back_to_the_first() {
+    let loaded = load(
+        Some("models: [{id: a, name: A, api_url: u, api_key: k}]\ndefault_model: zzz"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(loaded.config.default_model, "a");
+    assert!(loaded.warnings.iter().any(|w| w.contains("zzz")));
+}
+
+#[test]
+fn published_default_secret_is_not_usable() {
+    let c = load(
+        Some(&format!("jwt_secret: {PUBLISHED_DEFAULT_JWT_SECRET}")),
+        &[],
+    )
+    .unwrap()
+    .config;
+    assert!(c.usable_jwt_secret().is_none());
+    let c = load(Some("jwt_secret: ''"), &[]).unwrap().config;
+    assert!(c.usable_jwt_secret().is_none());
+}
+
+#[test]
+fn secrets_are_redacted_in_debug() {
+    let c = load(
+        Some("jwt_secret: topsecretvalue\ndb_password: pw-value-123"),
+        &[],
+    )
+    .unwrap()
+    .config;
+    let dbg = format!("{c:?}");
+    assert!(!dbg.contains("topsecretvalue") && !dbg.contains("pw-value-123"));
+}

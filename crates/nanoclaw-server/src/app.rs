@@ -1,0 +1,125 @@
+//! Building the application from a configuration and serving it on a listener.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use nanoclaw_core::auth::jwt::JwtKeys;
+use nanoclaw_core::auth::secret_file;
+use nanoclaw_core::config::DatabaseTarget;
+use nanoclaw_core::time::now_utc;
+use nanoclaw_core::{AuthMode, Config, Secret};
+use nanoclaw_store::Store;
+use tokio::net::TcpListener;
+
+use crate::accounts::{Accounts, Hasher, LoginLimiter};
+use crate::http;
+use crate::http::routes::catalog;
+use crate::state::{AppState, Inner};
+
+/// Shortest JWT secret that starts without a warning (bytes).
+const MIN_SECRET_BYTES: usize = 32;
+
+/// Connects to the database, applies migrations, prepares the auth state.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let target = config.database_target();
+    let store = Store::connect(&target)
+        .await
+        .with_context(|| format!("cannot open the database ({})", describe_target(&target)))?;
+    store.migrate().await.context("database migration failed")?;
+    if let DatabaseTarget::SqliteFile(path) = &target {
+        tracing::info!(database = %path.display(), "using SQLite database");
+    } else {
+        tracing::info!(backend = store.backend_name(), "using database");
+    }
+
+    let secret = jwt_secret(&config)?;
+    let default_user_id = match config.auth_mode {
+        AuthMode::Single => Some(store.ensure_default_user(now_utc()).await?.id),
+        AuthMode::Multi => None,
+    };
+    let permits = std::thread::available_parallelism().map_or(2, usize::from);
+    let accounts = Accounts::new(
+        store.clone(),
+        config.auth_mode,
+        JwtKeys::new(secret.expose().as_bytes(), config.jwt_expiry),
+        Hasher::new(permits),
+        LoginLimiter::new(config.login_rate_limit),
+        usize::try_from(config.password_min_length).unwrap_or(usize::MAX),
+        default_user_id,
+    );
+    Ok(AppState::new(Inner {
+        models_json: catalog::models_json(&config),
+        tools_json: catalog::tools_json(Vec::new()),
+        config,
+        store,
+        accounts,
+    }))
+}
+
+/// The configured secret, or the one generated into `data_dir` when none usable is configured.
+fn jwt_secret(config: &Config) -> anyhow::Result<Secret> {
+    if let Some(secret) = config.usable_jwt_secret() {
+        if secret.expose().len() < MIN_SECRET_BYTES {
+            tracing::warn!(
+                "jwt_secret is shorter than {MIN_SECRET_BYTES} bytes; use a long random value"
+            );
+        }
+        return Ok(secret.clone());
+    }
+    let (secret, created) = secret_file::load_or_create(&config.data_dir).with_context(|| {
+        format!(
+            "cannot read or create the JWT secret in {}",
+            config.data_dir.display()
+        )
+    })?;
+    if config.auth_mode == AuthMode::Multi {
+        tracing::warn!(
+            file = %secret_file::path_in(&config.data_dir).display(),
+            created,
+            "jwt_secret is not set (or is the published default); using the generated secret file"
+        );
+    }
+    Ok(secret)
+}
+
+fn describe_target(target: &DatabaseTarget) -> String {
+    match target {
+        DatabaseTarget::SqliteFile(p) => p.display().to_string(),
+        // Never print credentials.
+        DatabaseTarget::Url(u) => u
+            .expose()
+            .split_once("://")
+            .map(|(scheme, rest)| {
+                let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+                format!("{scheme}://{host}")
+            })
+            .unwrap_or_else(|| "database URL".into()),
+    }
+}
+
+/// Serves `state` on `listener` until `shutdown` completes, then drains open requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limiter = state.accounts.limiter().clone();
+    let pruner = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.prune();
+        }
+    });
+    let app = http::router(state);
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    pruner.abort();
+    result
+}

@@ -1,0 +1,38 @@
+//! The `nanoclaw` command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// nanoclaw: a self-hosted LLM assistant server, wire-compatible with nanoClaw.
+#[derive(Debug, Parser)]
+#[command(name = "nanoclaw", version, about)]
+pub struct Cli {
+    /// Configuration file (a missing file means built-in defaults).
+    #[arg(
+        long,
+        short,
+        global = true,
+        default_value = "config.yml",
+        env = "NANOCLAW_CONFIG"
+    )]
+    pub config: PathBuf,
+    /// Address to bind (overrides `backend_host`).
+    #[arg(long, global = true)]
+    pub host: Option<String>,
+    /// Port to bind (overrides `backend_port`).
+    #[arg(long, global = true)]
+    pub port: Option<u16>,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}

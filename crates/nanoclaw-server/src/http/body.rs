@@ -1,0 +1,92 @@
+//! Request bodies: a JSON object read leniently (an empty body is `{}`, as nanoClaw's auth
+//! routes do) but never loosely typed — every wrong type is a 400 naming the field.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde_json::{Map, Value};
+
+use crate::error::AppError;
+
+/// The body as a JSON object.
+#[derive(Debug, Default)]
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::bad_request("Could not read the request body")
+            }
+        })?;
+        Self::parse(&bytes)
+    }
+}
+
+impl JsonObject {
+    /// Parses a body; whitespace-only means `{}`.
+    pub fn parse(bytes: &[u8]) -> Result<Self, AppError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(map)) => Ok(Self(map)),
+            Ok(_) => Err(AppError::bad_request("Request body must be a JSON object")),
+            Err(_) => Err(AppError::bad_request("Request body must be valid JSON")),
+        }
+    }
+
+    /// True when the key is present (whatever its value).
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// A string field: absent → `None`; anything but a string (including `null`) → 400.
+    pub fn str_field(&self, name: &str) -> Result<Option<&str>, AppError> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(type_error(name)),
+        }
+    }
+
+    /// A string field that may be `null`: absent → `None`, `null` → `Some(None)`.
+    pub fn nullable_str_field(&self, name: &str) -> Result<Option<Option<&str>>, AppError> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(s)) => Ok(Some(Some(s))),
+            Some(_) => Err(AppError::bad_request(format!(
+                "Field '{name}' must be a string or null"
+            ))),
+        }
+    }
+}
+
+fn type_error(name: &str) -> AppError {
+    AppError::bad_request(format!("Field '{name}' must be a string"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lenient_but_typed() {
+        assert!(JsonObject::parse(b"").unwrap().0.is_empty());
+        assert!(JsonObject::parse(b" \n").unwrap().0.is_empty());
+        assert!(JsonObject::parse(b"[1]").is_err());
+        assert!(JsonObject::parse(b"{").is_err());
+        let body = JsonObject::parse(br#"{"a":"x","n":1,"z":null}"#).unwrap();
+        assert_eq!(body.str_field("a").unwrap(), Some("x"));
+        assert_eq!(body.str_field("missing").unwrap(), None);
+        assert!(body.str_field("n").is_err());
+        assert!(body.str_field("z").is_err());
+        assert_eq!(body.nullable_str_field("z").unwrap(), Some(None));
+        assert!(body.nullable_str_field("n").is_err());
+    }
+}

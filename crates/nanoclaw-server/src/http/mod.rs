@@ -1,0 +1,64 @@
+//! The HTTP layer: router, extractors, envelopes. Handlers are thin; rules live in services.
+
+pub mod body;
+pub mod envelope;
+pub mod extract;
+pub mod routes;
+pub mod user_view;
+
+use std::any::Any;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::error::{AppError, error_response};
+use crate::state::AppState;
+
+/// Every route of the server, with the envelope for unknown paths, wrong methods and panics.
+pub fn router(state: AppState) -> Router {
+    let cors = cors_layer(&state.config.cors_origins);
+    Router::new()
+        .merge(routes::auth::router())
+        .merge(routes::catalog::router())
+        .fallback(|| async { AppError::NotFound("Not found".into()) })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .with_state(state)
+        .layer(cors)
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(panic_response))
+}
+
+/// Preflights are always answered; only listed origins get CORS headers (none by default,
+/// which keeps the API same-origin).
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(600))
+}
+
+fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = detail, "handler panicked");
+    error_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+}

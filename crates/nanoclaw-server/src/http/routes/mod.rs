@@ -1,0 +1,4 @@
+//! Route handlers, one module per resource; each exposes `router()`.
+
+pub mod auth;
+pub mod catalog;

@@ -1,0 +1,8 @@
+//! The nanoclaw server: HTTP API over the account service and the store.
+
+pub mod accounts;
+pub mod app;
+pub mod cli;
+pub mod error;
+pub mod http;
+pub mod state;

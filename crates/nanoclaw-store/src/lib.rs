@@ -1,0 +1,109 @@
+//! nanoclaw's storage: the only crate that knows the ORM. Repositories return `nanoclaw-core`
+//! types.
+
+mod entity;
+mod error;
+pub mod migration;
+mod repo;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nanoclaw_core::config::DatabaseTarget;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm_migration::MigratorTrait;
+
+pub use error::{StoreError, UniqueField};
+pub use repo::users::{NewUser, ProfileUpdate};
+
+/// How long a SQLite writer waits for the lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A handle to the database (cheap to clone: it is a connection pool).
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Connects to `target`. A SQLite file (and its directory) is created if missing and opened
+    /// in WAL mode with a busy timeout and foreign keys on.
+    pub async fn connect(target: &DatabaseTarget) -> Result<Self, StoreError> {
+        let (url, sqlite_file) = match target {
+            DatabaseTarget::SqliteFile(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+                // The URL only selects the driver; the path is set on the options so that no
+                // character in it is mistaken for URL syntax.
+                ("sqlite://nanoclaw.db".to_owned(), Some(path.clone()))
+            }
+            DatabaseTarget::Url(url) => {
+                let u = url.expose();
+                let u = match u.strip_prefix("postgresql://") {
+                    Some(rest) => format!("postgres://{rest}"),
+                    None => u.to_owned(),
+                };
+                (u, None)
+            }
+        };
+        let is_sqlite = url.starts_with("sqlite:");
+        let mut options = ConnectOptions::new(url);
+        options
+            .max_connections(if is_sqlite { 8 } else { 16 })
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(5))
+            .sqlx_logging(false);
+        if is_sqlite {
+            options.map_sqlx_sqlite_opts(move |opts| sqlite_options(opts, sqlite_file.clone()));
+        }
+        let db = Database::connect(options)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Self { db })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migration::Migrator::up(&self.db, None)
+            .await
+            .map_err(StoreError::from)
+    }
+
+    /// True when every known migration has been applied.
+    pub async fn is_migrated(&self) -> Result<bool, StoreError> {
+        Ok(migration::Migrator::get_pending_migrations(&self.db)
+            .await?
+            .is_empty())
+    }
+
+    /// `sqlite`, `postgresql` or `mysql`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => "sqlite",
+            DbBackend::Postgres => "postgresql",
+            _ => "mysql",
+        }
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+}
+
+fn sqlite_options(opts: SqliteConnectOptions, file: Option<PathBuf>) -> SqliteConnectOptions {
+    let opts = match file {
+        Some(path) => opts.filename(path),
+        None => opts,
+    };
+    opts.create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .foreign_keys(true)
+}

@@ -1,0 +1,3 @@
+//! Repositories: one module per table, methods on [`crate::Store`].
+
+pub mod users;
