@@ -67,11 +67,9 @@ impl Store {
         Ok(Self { db })
     }
 
-    /// Applies pending migrations.
+    /// Applies pending migrations, holding the database-wide migration lock meanwhile.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        migration::Migrator::up(&self.db, None)
-            .await
-            .map_err(StoreError::from)
+        migration::run(&self.db).await.map_err(StoreError::from)
     }
 
     /// True when every known migration has been applied.

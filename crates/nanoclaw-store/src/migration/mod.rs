@@ -2,6 +2,7 @@
 
 use sea_orm_migration::prelude::*;
 
+mod lock;
 mod m20261127_000001_nanoclaw_schema;
 mod m20261127_000002_user_token_version;
 
@@ -16,6 +17,11 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_user_token_version::Migration),
         ]
     }
+}
+
+/// Applies every pending migration under the database-wide migration lock.
+pub(crate) async fn run(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
+    lock::with_lock(db, || Migrator::up(db, None)).await
 }
 
 /// A `DATETIME` column: naive UTC like nanoClaw's, with microseconds on MySQL (whose plain

@@ -200,4 +200,17 @@ impl Store {
         }
         self.user_by_id(id).await
     }
+
+    /// Enables or disables an account. Returns false when no such user exists.
+    pub async fn set_user_active(&self, id: i64, active: bool) -> Result<bool, StoreError> {
+        let Some(key) = id_of(id) else {
+            return Ok(false);
+        };
+        let res = Users::update_many()
+            .col_expr(Column::IsActive, Expr::value(active))
+            .filter(Column::Id.eq(key))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected > 0)
+    }
 }

@@ -1,0 +1,27 @@
+//! `GET /api/models` and `GET /api/tools`: public, no secrets.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn models_and_tools_are_public_and_hide_urls_and_keys() {
+    let config = format!(
+        "{MULTI}models:\n  - {{id: deepseek-chat, name: DeepSeek V3, api_url: 'https://api.example/v1', api_key: sk-hidden-key}}\n  - {{id: glm-5, name: GLM-5, api_url: 'https://glm.example', api_key: other-hidden}}\n"
+    );
+    let app = spawn_app(&config).await;
+    let resp = app.get("/api/models", None).await;
+    let text = resp.text().await.unwrap();
+    assert!(
+        !text.contains("hidden") && !text.contains("https://"),
+        "{text}"
+    );
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        body,
+        json!({"code": 0, "data": [{"id": "deepseek-chat", "name": "DeepSeek V3"}, {"id": "glm-5", "name": "GLM-5"}]})
+    );
+    let (s, b) = json_of(app.get("/api/tools", None).await).await;
+    assert_eq!(s, 200);
+    assert_eq!(b, json!({"code": 0, "data": {"tools": [], "total": 0}}));
+}

@@ -1,0 +1,181 @@
+//! `spawn_app()`: a real server on 127.0.0.1:0 with its own data directory and database.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use nanoclaw_core::Config;
+use nanoclaw_server::app;
+use nanoclaw_store::Store;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub store: Store,
+    pub config: Config,
+    shutdown: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// Config text for a multi-mode server with a fixed secret and no rate limit.
+pub const MULTI: &str =
+    "auth_mode: multi\njwt_secret: integration-test-secret-0123456789abcdef\nlogin_rate_limit: 0\n";
+
+/// Starts a server with `yaml` as config.yml in a fresh temporary directory.
+pub async fn spawn_app(yaml: &str) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = spawn_app_in(dir.path(), yaml).await;
+    app._dir = Some(dir);
+    app
+}
+
+/// Starts a server whose relative paths (data_dir, workspaces) live in `base`.
+pub async fn spawn_app_in(base: &Path, yaml: &str) -> TestApp {
+    let config = load_config(base, yaml);
+    let state = app::build_state(config.clone())
+        .await
+        .expect("server state builds");
+    let store = state.store.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        app::serve(listener, state, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        store,
+        config,
+        shutdown: Some(tx),
+        handle: Some(handle),
+        _dir: None,
+    }
+}
+
+/// Parses `yaml` as the config file of a server rooted at `base`.
+pub fn load_config(base: &Path, yaml: &str) -> Config {
+    Config::from_parts(Some(yaml), "config.yml", Vec::new(), |_| None, base)
+        .expect("test config is valid")
+        .config
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.config.data_dir.clone()
+    }
+
+    /// A client whose connections come from `ip` (any 127.0.0.0/8 address), to act as
+    /// another client machine.
+    pub fn client_from(ip: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(ip.parse::<IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch_profile(&self, token: Option<&str>, body: &Value) -> Response {
+        let mut req = self.client.patch(self.url("/api/auth/profile")).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Registers `username` with `password`; returns the token.
+    pub async fn register(&self, username: &str, password: &str) -> String {
+        let (status, body) = json_of(
+            self.post(
+                "/api/auth/register",
+                &json!({"username": username, "password": password}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "register {username}: {body}");
+        body["data"]["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Logs in; returns status and body.
+    pub async fn login(&self, username: &str, password: &str) -> (StatusCode, Value) {
+        json_of(
+            self.post(
+                "/api/auth/login",
+                &json!({"username": username, "password": password}),
+            )
+            .await,
+        )
+        .await
+    }
+
+    /// GET /api/auth/profile with `token`.
+    pub async fn profile(&self, token: Option<&str>) -> (StatusCode, Value) {
+        json_of(self.get("/api/auth/profile", token).await).await
+    }
+
+    /// Stops the server and waits until it has closed.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap();
+        }
+        self.store.clone().close().await;
+    }
+}
+
+/// Status and JSON body; panics if the body is not JSON (every reply must be).
+pub async fn json_of(resp: Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("non-JSON reply ({status}): {text:?}"));
+    (status, body)
+}
+
+/// Asserts an error envelope with this status and message.
+pub fn assert_error(status: StatusCode, body: &Value, expected_status: u16, message: &str) {
+    assert_eq!(status.as_u16(), expected_status, "{body}");
+    assert_eq!(body["code"], expected_status, "{body}");
+    assert_eq!(body["message"], message, "{body}");
+}

@@ -1,0 +1,17 @@
+//! Integration suite: the real server on a random loopback port, a fresh database per test,
+//! real HTTP. One binary so the suite links once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod catalog;
+mod cli;
+mod concurrency;
+mod input_validation;
+mod legacy_and_interop;
+mod multi_mode;
+mod rate_limit;
+mod routing;
+mod secret;
+mod single_mode;
