@@ -27,10 +27,44 @@ pub enum StoreError {
 
 impl From<DbErr> for StoreError {
     fn from(e: DbErr) -> Self {
-        match e {
-            DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => StoreError::Unavailable(e.to_string()),
-            other => StoreError::Db(other),
+        if is_connection_loss(&e) {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Db(e)
         }
+    }
+}
+
+/// True when the database could not be reached (as opposed to a query it refused): the
+/// caller gets a 503 and may retry; the pool reconnects by itself once the server is back.
+fn is_connection_loss(e: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    match e {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
+            matches!(
+                inner.as_ref(),
+                Sqlx::Io(_)
+                    | Sqlx::Tls(_)
+                    | Sqlx::PoolTimedOut
+                    | Sqlx::PoolClosed
+                    | Sqlx::WorkerCrashed
+                    | Sqlx::Protocol(_)
+            ) || is_server_shutdown(inner.as_ref())
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL answers queries on a connection it is closing with "admin shutdown" (57P01) and
+/// friends (class 57: operator intervention; 08: connection exception).
+fn is_server_shutdown(e: &sea_orm::sqlx::Error) -> bool {
+    match e {
+        sea_orm::sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")),
+        _ => false,
     }
 }
 

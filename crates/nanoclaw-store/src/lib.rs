@@ -1,6 +1,7 @@
 //! nanoclaw's storage: the only crate that knows the ORM. Repositories return `nanoclaw-core`
 //! types.
 
+pub mod admin;
 mod entity;
 mod error;
 pub mod migration;

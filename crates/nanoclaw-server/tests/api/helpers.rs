@@ -33,9 +33,13 @@ pub async fn spawn_app(yaml: &str) -> TestApp {
     app
 }
 
-/// Starts a server whose relative paths (data_dir, workspaces) live in `base`.
+/// Starts a server whose relative paths (data_dir, workspaces) live in `base`. Servers started
+/// on the same `base` share one database.
 pub async fn spawn_app_in(base: &Path, yaml: &str) -> TestApp {
-    let config = load_config(base, yaml);
+    let mut config = load_config(base, yaml);
+    if let Some(url) = test_database_url(base).await {
+        config.database_url = Some(nanoclaw_core::Secret::new(url));
+    }
     let state = app::build_state(config.clone())
         .await
         .expect("server state builds");
@@ -66,6 +70,26 @@ pub fn load_config(base: &Path, yaml: &str) -> Config {
     Config::from_parts(Some(yaml), "config.yml", Vec::new(), |_| None, base)
         .expect("test config is valid")
         .config
+}
+
+/// Environment variable naming a PostgreSQL or MySQL/MariaDB server to run the suite against
+/// (e.g. `postgres://postgres@127.0.0.1:5432/postgres`); unset = SQLite files.
+pub const TEST_DATABASE_ENV: &str = "NANOCLAW_TEST_DATABASE_URL";
+
+/// With `NANOCLAW_TEST_DATABASE_URL` set: the URL of a database for `base`, created on first use
+/// (one database per test directory, so tests never share data). `None` means SQLite.
+pub async fn test_database_url(base: &Path) -> Option<String> {
+    let server = std::env::var(TEST_DATABASE_ENV)
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    base.hash(&mut h);
+    let name = format!("nanoclaw_t_{:016x}", h.finish());
+    nanoclaw_store::admin::ensure_database(&server, &name)
+        .await
+        .expect("test database can be created");
+    Some(nanoclaw_store::admin::with_database_name(&server, &name))
 }
 
 impl TestApp {

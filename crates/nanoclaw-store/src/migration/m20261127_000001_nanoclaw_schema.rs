@@ -88,6 +88,17 @@ fn cascade_fk(
         .to_owned()
 }
 
+/// `users.username`: usernames are case-sensitive everywhere (login looks up exactly what was
+/// typed), so MySQL gets a binary collation instead of its case-insensitive default.
+fn username_col(mysql: bool) -> ColumnDef {
+    let mut col = ColumnDef::new(Users::Username);
+    col.string_len(50).not_null().unique_key();
+    if mysql {
+        col.extra("COLLATE utf8mb4_bin");
+    }
+    col
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -105,12 +116,7 @@ impl MigrationTrait for Migration {
                             .auto_increment()
                             .primary_key(),
                     )
-                    .col(
-                        ColumnDef::new(Users::Username)
-                            .string_len(50)
-                            .not_null()
-                            .unique_key(),
-                    )
+                    .col(username_col(mysql))
                     .col(ColumnDef::new(Users::PasswordHash).string_len(255).null())
                     .col(
                         ColumnDef::new(Users::Email)

@@ -48,12 +48,16 @@ impl Store {
         Ok(Users::find_by_id(id).one(&self.db).await?.map(User::from))
     }
 
-    /// The user with exactly this username.
+    /// The user with exactly this username (case-sensitive even on a MySQL database adopted
+    /// with a case-insensitive collation).
     pub async fn user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
-        Ok(Users::find()
+        let rows = Users::find()
             .filter(Column::Username.eq(username))
-            .one(&self.db)
-            .await?
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .find(|m| m.username == username)
             .map(User::from))
     }
 
@@ -73,6 +77,7 @@ impl Store {
     /// [`StoreError::Conflict`], never as a database error.
     pub async fn create_user(&self, new: NewUser, now: NaiveDateTime) -> Result<User, StoreError> {
         let username = new.username.clone();
+        let email = new.email.clone();
         let model = users::ActiveModel {
             id: NotSet,
             username: Set(new.username),
@@ -90,10 +95,14 @@ impl Store {
             Err(e) if is_unique_violation(&e) => {
                 // Which value collided is read back rather than parsed from three dialects'
                 // error texts.
-                let field = if self.user_by_username(&username).await?.is_some() {
-                    UniqueField::Username
-                } else {
+                let email_taken = match &email {
+                    Some(e) => self.email_taken(e, None).await?,
+                    None => false,
+                };
+                let field = if email_taken && self.user_by_username(&username).await?.is_none() {
                     UniqueField::Email
+                } else {
+                    UniqueField::Username
                 };
                 Err(StoreError::Conflict(field))
             }
