@@ -225,3 +225,11 @@ fn secrets_are_redacted_in_debug() {
     let dbg = format!("{c:?}");
     assert!(!dbg.contains("topsecretvalue") && !dbg.contains("pw-value-123"));
 }
+
+#[test]
+fn the_shipped_example_config_loads() {
+    let text = include_str!("../../../../config.example.yml");
+    let loaded = load(Some(text), &[]).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.config.auth_mode, AuthMode::Single);
+}
