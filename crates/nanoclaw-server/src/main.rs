@@ -51,9 +51,14 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
+        // The default reports a failed log write with eprintln!, which panics when stderr is a
+        // closed pipe: a dead log collector must not take the server down with it.
+        .log_internal_errors(false)
         .init();
 }
 

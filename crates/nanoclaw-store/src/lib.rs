@@ -57,15 +57,27 @@ impl Store {
             .max_connections(if is_sqlite { 8 } else { 16 })
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(3))
             .sqlx_logging(false);
         if is_sqlite {
             options.map_sqlx_sqlite_opts(move |opts| sqlite_options(opts, sqlite_file.clone()));
         }
-        let db = Database::connect(options)
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Self { db })
+        // Several processes opening a new SQLite file at once race to switch it to WAL, and
+        // that switch ignores the busy timeout: retry briefly instead of failing start-up.
+        let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+        loop {
+            match Database::connect(options.clone()).await {
+                Ok(db) => return Ok(Self { db }),
+                Err(e)
+                    if is_sqlite
+                        && e.to_string().contains("database is locked")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(StoreError::Unavailable(e.to_string())),
+            }
+        }
     }
 
     /// Applies pending migrations, holding the database-wide migration lock meanwhile.

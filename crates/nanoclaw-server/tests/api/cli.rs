@@ -1,52 +1,8 @@
 //! The `nanoclaw` binary: start-up without a config, bad configs, migrate, signals.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_nanoclaw");
-
-/// Spawns the binary in `dir` and returns it with a channel of its stderr lines.
-fn start(dir: &std::path::Path, args: &[&str]) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
-
-/// Waits (bounded) for a stderr line containing `needle`; returns every line seen so far.
-fn wait_for(rx: &mpsc::Receiver<String>, needle: &str) -> Vec<String> {
-    let mut seen = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                let done = line.contains(needle);
-                seen.push(line);
-                if done {
-                    return seen;
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    panic!("no line with {needle:?}; saw {seen:#?}");
-}
+use crate::helpers::{BIN, start_binary as start, wait_for_line as wait_for};
 
 #[tokio::test]
 async fn starts_without_config_in_single_mode_and_stops_on_sigterm() {
@@ -61,8 +17,9 @@ async fn starts_without_config_in_single_mode_and_stops_on_sigterm() {
         db_line.contains(&dir.path().join("data/nano_claw.db").display().to_string()),
         "{db_line}"
     );
-    let listen = lines.last().unwrap();
-    let addr = listen
+    let addr = lines
+        .last()
+        .unwrap()
         .split("http://")
         .nth(1)
         .unwrap()
@@ -175,4 +132,37 @@ fn unreachable_database_fails_start_up_with_one_line() {
         !stderr.contains("secretpw"),
         "credentials never printed: {stderr}"
     );
+}
+
+#[tokio::test]
+async fn keeps_serving_when_its_log_pipe_closes() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--port", "0"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "debug")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.contains("listening on http://");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let addr = crate::helpers::listening_addr(&seen);
+    drop(lines); // the reading end of the log pipe is gone
+    for _ in 0..20 {
+        let resp = reqwest::get(format!("http://{addr}/api/auth/mode"))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
