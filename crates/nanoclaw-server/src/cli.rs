@@ -35,4 +35,15 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Copy an existing nanoClaw database into the configured one (ids, timestamps and
+    /// password hashes kept; rows already present are skipped, so it can be run again).
+    Import {
+        /// The database to read: a SQLite file path or a sqlite:, postgres:// or mysql:// URL
+        /// (SQLAlchemy's mysql+pymysql:// works too).
+        #[arg(long, value_name = "DATABASE")]
+        from: String,
+        /// Add the missing rows even though the target already has data.
+        #[arg(long)]
+        merge: bool,
+    },
 }

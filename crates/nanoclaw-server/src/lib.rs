@@ -5,4 +5,5 @@ pub mod app;
 pub mod cli;
 pub mod error;
 pub mod http;
+pub mod import_cmd;
 pub mod state;

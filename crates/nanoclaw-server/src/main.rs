@@ -37,6 +37,9 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await,
+            Command::Import { from, merge } => {
+                nanoclaw_server::import_cmd::run(&config, &from, merge).await
+            }
         }
     });
     match result {

@@ -4,6 +4,7 @@
 pub mod admin;
 mod entity;
 mod error;
+pub mod import;
 pub mod migration;
 mod repo;
 
@@ -31,9 +32,42 @@ impl Store {
     /// Connects to `target`. A SQLite file (and its directory) is created if missing and opened
     /// in WAL mode with a busy timeout and foreign keys on.
     pub async fn connect(target: &DatabaseTarget) -> Result<Self, StoreError> {
+        Self::open(target, false).await
+    }
+
+    /// Opens an existing database to read from (the source of `nanoclaw import`): a SQLite file
+    /// must exist and is opened read-only, its journal mode untouched. Accepts a file path,
+    /// `sqlite:` URLs, `postgres(ql)://` and `mysql://` URLs, and SQLAlchemy's `mysql+pymysql://`.
+    pub async fn open_source(spec: &str) -> Result<Self, StoreError> {
+        let target = if let Some(rest) = spec.strip_prefix("mysql+pymysql://") {
+            DatabaseTarget::Url(nanoclaw_core::Secret::new(format!("mysql://{rest}")))
+        } else if let Some(rest) = spec.strip_prefix("postgresql+psycopg2://") {
+            DatabaseTarget::Url(nanoclaw_core::Secret::new(format!("postgres://{rest}")))
+        } else if spec.contains("://") && !spec.starts_with("sqlite:") {
+            DatabaseTarget::Url(nanoclaw_core::Secret::new(spec))
+        } else {
+            // SQLAlchemy writes sqlite:////abs/path and sqlite:///rel/path.
+            let path = spec
+                .strip_prefix("sqlite:///")
+                .or_else(|| spec.strip_prefix("sqlite://"))
+                .or_else(|| spec.strip_prefix("sqlite:"))
+                .unwrap_or(spec);
+            let path = PathBuf::from(path.split('?').next().unwrap_or(path));
+            if !path.is_file() {
+                return Err(StoreError::Unavailable(format!(
+                    "{} is not a file",
+                    path.display()
+                )));
+            }
+            DatabaseTarget::SqliteFile(path)
+        };
+        Self::open(&target, true).await
+    }
+
+    async fn open(target: &DatabaseTarget, read_only: bool) -> Result<Self, StoreError> {
         let (url, sqlite_file) = match target {
             DatabaseTarget::SqliteFile(path) => {
-                if let Some(dir) = path.parent() {
+                if let Some(dir) = path.parent().filter(|_| !read_only) {
                     std::fs::create_dir_all(dir).map_err(|e| {
                         StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
                     })?;
@@ -60,7 +94,17 @@ impl Store {
             .acquire_timeout(Duration::from_secs(3))
             .sqlx_logging(false);
         if is_sqlite {
-            options.map_sqlx_sqlite_opts(move |opts| sqlite_options(opts, sqlite_file.clone()));
+            options.map_sqlx_sqlite_opts(move |opts| {
+                let opts = match &sqlite_file {
+                    Some(path) => opts.filename(path),
+                    None => opts,
+                };
+                if read_only {
+                    opts.read_only(true).busy_timeout(SQLITE_BUSY_TIMEOUT)
+                } else {
+                    sqlite_options(opts)
+                }
+            });
         }
         // Several processes opening a new SQLite file at once race to switch it to WAL, and
         // that switch ignores the busy timeout: retry briefly instead of failing start-up.
@@ -107,11 +151,7 @@ impl Store {
     }
 }
 
-fn sqlite_options(opts: SqliteConnectOptions, file: Option<PathBuf>) -> SqliteConnectOptions {
-    let opts = match file {
-        Some(path) => opts.filename(path),
-        None => opts,
-    };
+fn sqlite_options(opts: SqliteConnectOptions) -> SqliteConnectOptions {
     opts.create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)

@@ -5,6 +5,8 @@
 
 mod helpers;
 
+mod import;
+
 mod catalog;
 mod cli;
 mod concurrency;
