@@ -37,7 +37,10 @@ pub async fn spawn_app(yaml: &str) -> TestApp {
 /// on the same `base` share one database.
 pub async fn spawn_app_in(base: &Path, yaml: &str) -> TestApp {
     let mut config = load_config(base, yaml);
-    if let Some(url) = test_database_url(base).await {
+    // A test that names its own database keeps it.
+    if config.database_url.is_none()
+        && let Some(url) = test_database_url(base).await
+    {
         config.database_url = Some(nanoclaw_core::Secret::new(url));
     }
     let state = app::build_state(config.clone())
