@@ -2,6 +2,7 @@
 //!
 //! Nothing here knows HTTP or the database layer.
 
+pub mod account;
 pub mod auth;
 pub mod config;
 pub mod secret;

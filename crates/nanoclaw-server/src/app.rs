@@ -13,7 +13,7 @@ use nanoclaw_core::{AuthMode, Config, Secret};
 use nanoclaw_store::Store;
 use tokio::net::TcpListener;
 
-use crate::accounts::{Accounts, Hasher, LoginLimiter};
+use crate::accounts::{Accounts, Hasher};
 use crate::http;
 use crate::http::routes::catalog;
 use crate::state::{AppState, Inner};
@@ -42,11 +42,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let permits = std::thread::available_parallelism().map_or(2, usize::from);
     let accounts = Accounts::new(
         store.clone(),
-        config.auth_mode,
+        &config,
         JwtKeys::new(secret.expose().as_bytes(), config.jwt_expiry),
         Hasher::new(permits),
-        LoginLimiter::new(config.login_rate_limit),
-        usize::try_from(config.password_min_length).unwrap_or(usize::MAX),
         default_user_id,
     );
     Ok(AppState::new(Inner {

@@ -85,6 +85,9 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(UniqueField::Username) => {
                 AppError::Conflict("Username already exists".into())
             }
+            StoreError::LastAdmin => AppError::Conflict(
+                "The last active admin cannot be demoted, disabled or deleted".into(),
+            ),
             StoreError::Unavailable(cause) => AppError::Unavailable(cause),
             StoreError::Db(cause) => AppError::Internal(cause.to_string()),
         }

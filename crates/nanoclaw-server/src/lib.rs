@@ -7,3 +7,4 @@ pub mod error;
 pub mod http;
 pub mod import_cmd;
 pub mod state;
+pub mod user_cmd;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use nanoclaw_core::Config;
+use nanoclaw_core::{AuthMode, Config};
 use nanoclaw_server::app;
 use nanoclaw_server::cli::{Cli, Command};
 use nanoclaw_store::Store;
@@ -35,7 +35,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(config).await,
+            Command::Serve => serve(config, cli.insecure_allow_remote).await,
+            Command::User { action } => nanoclaw_server::user_cmd::run(config, action).await,
             Command::Migrate => migrate(config).await,
             Command::Import { from, merge } => {
                 nanoclaw_server::import_cmd::run(&config, &from, merge).await
@@ -83,9 +84,25 @@ fn load_config(cli: &Cli) -> Result<Config, String> {
     Ok(config)
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, insecure_allow_remote: bool) -> anyhow::Result<()> {
     let addr = (config.backend_host.clone(), config.backend_port);
     let mode = config.auth_mode;
+    if mode == AuthMode::Single
+        && config.single_token.is_none()
+        && !is_loopback(&config.backend_host)
+    {
+        if !insecure_allow_remote {
+            anyhow::bail!(
+                "refusing to serve single-user mode on {} without single_token: anyone who can reach it would act as the admin \
+                 (set single_token, use auth_mode: multi, bind 127.0.0.1, or pass --insecure-allow-remote)",
+                config.backend_host
+            );
+        }
+        tracing::warn!(
+            host = %config.backend_host,
+            "single-user mode on a non-loopback address without single_token: anyone who can reach this port acts as the admin"
+        );
+    }
     let state = app::build_state(config).await?;
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
@@ -107,6 +124,14 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     println!("migrations applied ({})", store.backend_name());
     store.close().await;
     Ok(())
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -17,6 +17,9 @@ pub enum StoreError {
     /// A unique value is already taken (possibly by a concurrent writer).
     #[error("{0:?} already taken")]
     Conflict(UniqueField),
+    /// The change would leave no active admin.
+    #[error("the last active admin cannot be removed")]
+    LastAdmin,
     /// The database cannot be reached (connect or pool timeout).
     #[error("database unavailable: {0}")]
     Unavailable(String),

@@ -17,7 +17,10 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use sea_orm_migration::MigratorTrait;
 
 pub use error::{StoreError, UniqueField};
-pub use repo::users::{NewUser, ProfileUpdate};
+pub use repo::api_keys::NewApiKey;
+pub use repo::audit::AuditFilter;
+pub use repo::sessions::NewSession;
+pub use repo::users::{AdminUpdate, NewUser, ProfileUpdate};
 
 /// How long a SQLite writer waits for the lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -25,6 +25,9 @@ pub struct Claims {
     /// The user's token version at issue time; a password change bumps the stored version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ver: Option<i64>,
+    /// The server-side session this token belongs to (absent in tokens of the original).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 impl Claims {
@@ -77,8 +80,14 @@ impl JwtKeys {
         }
     }
 
-    /// A token for `user`, valid from `now` (Unix seconds) for the configured lifetime.
-    pub fn issue(&self, user: &User, now: i64) -> Result<String, IssueError> {
+    /// Token lifetime in seconds.
+    pub fn expiry_secs(&self) -> i64 {
+        self.expiry_secs
+    }
+
+    /// A token for `user` and session `jti`, valid from `now` (Unix seconds) for the
+    /// configured lifetime.
+    pub fn issue(&self, user: &User, jti: Option<&str>, now: i64) -> Result<String, IssueError> {
         let claims = Claims {
             user_id: user.id,
             username: user.username.clone(),
@@ -86,6 +95,7 @@ impl JwtKeys {
             exp: now.saturating_add(self.expiry_secs),
             iat: Some(now),
             ver: Some(user.token_version),
+            jti: jti.map(str::to_owned),
         };
         Ok(jsonwebtoken::encode(&self.header, &claims, &self.encoding)?)
     }
@@ -124,7 +134,7 @@ mod tests {
     #[test]
     fn round_trip_and_header() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef", 3600);
-        let token = keys.issue(&user(), now()).unwrap();
+        let token = keys.issue(&user(), Some("sid"), now()).unwrap();
         let claims = keys.verify(&token).unwrap();
         assert_eq!(
             (claims.user_id, claims.version(), claims.role.as_str()),
@@ -139,9 +149,9 @@ mod tests {
     fn wrong_secret_expired_and_garbage_are_refused() {
         let keys = JwtKeys::new(b"secret-one-secret-one-secret-one", 3600);
         let other = JwtKeys::new(b"secret-two-secret-two-secret-two", 3600);
-        let token = other.issue(&user(), now()).unwrap();
+        let token = other.issue(&user(), None, now()).unwrap();
         assert!(keys.verify(&token).is_none());
-        let old = keys.issue(&user(), now() - 7200).unwrap();
+        let old = keys.issue(&user(), None, now() - 7200).unwrap();
         assert!(keys.verify(&old).is_none());
         for junk in [
             "",

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use yaml_serde::{Mapping, Value};
 
 pub use expand::expand;
+pub use ipnet::IpNet;
 
 use crate::secret::Secret;
 use serde_helpers::{lenient_opt_secret, lenient_opt_string, lenient_string};
@@ -51,6 +52,13 @@ const KNOWN_KEYS: &[&str] = &[
     "password_min_length",
     "login_rate_limit",
     "cors_origins",
+    "registration",
+    "api_keys_enabled",
+    "trusted_header",
+    "trusted_proxies",
+    "password_min_score",
+    "allowed_hosts",
+    "single_token",
 ];
 
 /// A configuration problem, naming the key.
@@ -107,6 +115,28 @@ impl AuthMode {
             AuthMode::Multi => "multi",
         }
     }
+}
+
+/// Whether anyone may register (multi mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone may register (nanoClaw's behaviour).
+    Open,
+    /// Only admins create accounts.
+    Closed,
+}
+
+/// `trusted_header`: single sign-on through an authenticating reverse proxy.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedHeaderConfig {
+    /// Header naming the user, e.g. `X-Forwarded-User`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub header: String,
+    /// Header carrying the user's e-mail, used when the account is created.
+    #[serde(default, deserialize_with = "lenient_opt_string")]
+    pub email_header: Option<String>,
 }
 
 /// Database kind of the `db_*` keys.
@@ -244,6 +274,22 @@ pub struct Config {
     pub login_rate_limit: u32,
     /// Origins allowed to call the API from a browser (empty = same origin only).
     pub cors_origins: Vec<String>,
+    /// `open` or `closed` registration.
+    pub registration: Registration,
+    /// Whether users may create and use API keys.
+    pub api_keys_enabled: bool,
+    /// Reverse-proxy single sign-on (needs `trusted_proxies`).
+    pub trusted_header: Option<TrustedHeaderConfig>,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` and trusted header are believed.
+    #[serde(deserialize_with = "serde_helpers::cidr_list")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Lowest zxcvbn score (0–4) a new password needs; 0 turns the check off.
+    pub password_min_score: u8,
+    /// Extra `Host` names accepted in single mode besides loopback names and `backend_host`.
+    pub allowed_hosts: Vec<String>,
+    /// When set, single mode requires `Authorization: Bearer <single_token>`.
+    #[serde(deserialize_with = "lenient_opt_secret")]
+    pub single_token: Option<Secret>,
 }
 
 impl Default for Config {
@@ -274,6 +320,13 @@ impl Default for Config {
             password_min_length: 8,
             login_rate_limit: 10,
             cors_origins: Vec::new(),
+            registration: Registration::Open,
+            api_keys_enabled: true,
+            trusted_header: None,
+            trusted_proxies: Vec::new(),
+            password_min_score: 2,
+            allowed_hosts: Vec::new(),
+            single_token: None,
         }
     }
 }
@@ -515,6 +568,42 @@ impl Config {
         if !(1..=1024).contains(&self.password_min_length) {
             return Err(key_err("password_min_length", "must be between 1 and 1024"));
         }
+        if self.password_min_score > 4 {
+            return Err(key_err("password_min_score", "must be between 0 and 4"));
+        }
+        if let Some(th) = &self.trusted_header {
+            if !is_header_name(&th.header) {
+                return Err(key_err(
+                    "trusted_header.header",
+                    format!("{:?} is not a header name", th.header),
+                ));
+            }
+            if let Some(e) = th.email_header.as_deref().filter(|e| !is_header_name(e)) {
+                return Err(key_err(
+                    "trusted_header.email_header",
+                    format!("{e:?} is not a header name"),
+                ));
+            }
+            if self.trusted_proxies.is_empty() {
+                return Err(key_err(
+                    "trusted_header",
+                    "needs trusted_proxies: the header is only believed from listed proxy addresses",
+                ));
+            }
+        }
+        if let Some(t) = &self.single_token
+            && t.expose().len() < 16
+        {
+            return Err(key_err("single_token", "must be at least 16 characters"));
+        }
+        for (i, host) in self.allowed_hosts.iter().enumerate() {
+            if host.is_empty() || host.contains(['/', ' ', '@']) {
+                return Err(key_err(
+                    format!("allowed_hosts[{i}]"),
+                    format!("{host:?} is not a host name"),
+                ));
+            }
+        }
         for (i, origin) in self.cors_origins.iter().enumerate() {
             let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
                 && !origin.trim_end_matches('/').contains(['*', ' '])
@@ -586,6 +675,13 @@ impl Config {
             .as_ref()
             .filter(|s| !s.is_empty() && s.expose() != PUBLISHED_DEFAULT_JWT_SECRET)
     }
+}
+
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Lexically joins `path` onto `base` and removes `.`/`..` components (no file-system access).

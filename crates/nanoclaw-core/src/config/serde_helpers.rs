@@ -29,3 +29,18 @@ pub fn lenient_opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Stri
 pub fn lenient_opt_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Secret>, D::Error> {
     Ok(lenient_opt_string(d)?.map(Secret::new))
 }
+
+/// A list of CIDRs (`10.0.0.0/8`) or single addresses (`127.0.0.1`).
+pub fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let items = Vec::<Value>::deserialize(d)?;
+    items
+        .into_iter()
+        .map(|v| {
+            let text = scalar_to_string::<D::Error>(v)?.unwrap_or_default();
+            let text = text.trim();
+            text.parse::<ipnet::IpNet>()
+                .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| D::Error::custom(format!("{text:?} is not an IP address or CIDR")))
+        })
+        .collect()
+}

@@ -233,3 +233,31 @@ fn the_shipped_example_config_loads() {
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
     assert_eq!(loaded.config.auth_mode, AuthMode::Single);
 }
+
+#[test]
+fn account_keys_parse_and_validate() {
+    let c = load(
+        Some("registration: closed\napi_keys_enabled: false\ntrusted_header: {header: X-Forwarded-User, email_header: X-Forwarded-Email}\ntrusted_proxies: [10.0.0.0/8, 127.0.0.1, '::1']\npassword_min_score: 3\nallowed_hosts: [nanoclaw.lan]\nsingle_token: a-long-single-token-value\n"),
+        &[],
+    )
+    .unwrap()
+    .config;
+    assert_eq!(c.registration, Registration::Closed);
+    assert!(!c.api_keys_enabled);
+    assert_eq!(c.trusted_proxies.len(), 3);
+    assert!(c.trusted_proxies[0].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
+    assert_eq!(
+        c.trusted_header.unwrap().email_header.as_deref(),
+        Some("X-Forwarded-Email")
+    );
+    let d = Config::default();
+    assert_eq!(
+        (d.registration, d.api_keys_enabled, d.password_min_score),
+        (Registration::Open, true, 2)
+    );
+    assert!(err("trusted_header: {header: X-User}").contains("trusted_proxies"));
+    assert!(err("trusted_proxies: [not-an-ip]").contains("`trusted_proxies"));
+    assert!(err("password_min_score: 5").contains("`password_min_score`"));
+    assert!(err("single_token: short").contains("`single_token`"));
+    assert!(err("registration: maybe").contains("`registration`"));
+}

@@ -1,6 +1,7 @@
 //! Parsing the auth request bodies into checked values, with nanoClaw's messages and check
 //! order (spec auth.md §5) and a 400 for every wrong type or over-long field.
 
+use nanoclaw_core::auth::policy::PasswordPolicy;
 use nanoclaw_core::user::limits;
 
 use crate::error::{ApiResult, AppError};
@@ -48,8 +49,8 @@ pub struct RegisterInput {
 }
 
 impl RegisterInput {
-    /// Checks 2–5 of the register table.
-    pub fn parse(body: &JsonObject, password_min: usize) -> ApiResult<Self> {
+    /// Checks 2–5 of the register table (the password policy in place of the length rule).
+    pub fn parse(body: &JsonObject, policy: &PasswordPolicy) -> ApiResult<Self> {
         let username = body.str_field("username")?.unwrap_or_default().trim();
         let password = body.str_field("password")?.unwrap_or_default();
         let email = body.str_field("email")?.unwrap_or_default().trim();
@@ -65,7 +66,9 @@ impl RegisterInput {
                 "Username must not contain control characters",
             ));
         }
-        check_password(password, password_min)?;
+        policy
+            .check(password, &[username])
+            .map_err(AppError::bad_request)?;
         let email = check_email(email)?;
         Ok(Self {
             username: username.to_owned(),
@@ -89,7 +92,7 @@ pub struct ProfileInput {
 
 impl ProfileInput {
     /// Type, length and format checks, in the spec's order (email, avatar, password).
-    pub fn parse(body: &JsonObject, password_min: usize) -> ApiResult<Self> {
+    pub fn parse(body: &JsonObject, policy: &PasswordPolicy, context: &[&str]) -> ApiResult<Self> {
         let email = body
             .str_field("email")?
             .map(|e| check_email(e.trim()))
@@ -107,7 +110,7 @@ impl ProfileInput {
         };
         let password = body.str_field("password")?;
         if let Some(p) = password {
-            check_password(p, password_min)?;
+            policy.check(p, context).map_err(AppError::bad_request)?;
         }
         let current_password = body.str_field("current_password")?;
         Ok(Self {
@@ -119,24 +122,8 @@ impl ProfileInput {
     }
 }
 
-fn check_password(password: &str, min: usize) -> ApiResult<()> {
-    let len = password.chars().count();
-    if len < min {
-        return Err(AppError::bad_request(format!(
-            "Password must be at least {min} characters"
-        )));
-    }
-    if len > limits::PASSWORD_MAX {
-        return Err(AppError::bad_request(format!(
-            "Password must be at most {} characters",
-            limits::PASSWORD_MAX
-        )));
-    }
-    Ok(())
-}
-
 /// Empty → `None`; otherwise must contain `@` and fit the column.
-fn check_email(email: &str) -> ApiResult<Option<String>> {
+pub fn check_email(email: &str) -> ApiResult<Option<String>> {
     if email.is_empty() {
         return Ok(None);
     }
@@ -150,4 +137,27 @@ fn check_email(email: &str) -> ApiResult<Option<String>> {
         )));
     }
     Ok(Some(email.to_owned()))
+}
+
+/// `POST /api/auth/reset-password` body.
+pub struct ResetInput {
+    /// The reset token.
+    pub token: String,
+    /// The new password.
+    pub new_password: String,
+}
+
+impl ResetInput {
+    /// Both fields are required strings.
+    pub fn parse(body: &JsonObject) -> ApiResult<Self> {
+        let token = body.str_field("token")?.unwrap_or_default().trim();
+        let new_password = body.str_field("new_password")?.unwrap_or_default();
+        if token.is_empty() || new_password.is_empty() {
+            return Err(AppError::bad_request("Token and new_password are required"));
+        }
+        Ok(Self {
+            token: token.to_owned(),
+            new_password: new_password.to_owned(),
+        })
+    }
 }

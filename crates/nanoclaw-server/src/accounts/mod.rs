@@ -1,33 +1,43 @@
-//! Accounts: who the caller is, login, registration and profile changes.
+//! Accounts: who the caller is, login and sessions, registration, profile changes, API keys,
+//! administration and the audit trail.
 //!
-//! The HTTP handlers stay thin; the rules of spec/auth.md live here.
+//! The HTTP handlers stay thin; the rules of spec/auth.md and issue #4 live here.
 
+mod admin;
+mod api_keys;
+mod authenticate;
 mod hashing;
 pub mod input;
 mod rate_limit;
+mod sessions;
 
 use std::net::IpAddr;
+use std::time::Duration;
 
-use chrono::TimeDelta;
+use chrono::{NaiveDateTime, TimeDelta};
+use nanoclaw_core::account::{AuditEntry, Outcome};
 use nanoclaw_core::auth::jwt::JwtKeys;
-use nanoclaw_core::auth::password::Verification;
+use nanoclaw_core::auth::policy::PasswordPolicy;
+use nanoclaw_core::config::{Registration, TrustedHeaderConfig};
 use nanoclaw_core::time::now_utc;
-use nanoclaw_core::user::ROLE_USER;
-use nanoclaw_core::{AuthMode, User};
-use nanoclaw_store::{NewUser, ProfileUpdate, Store, StoreError, UniqueField};
+use nanoclaw_core::{AuthMode, Config, Secret, User};
+use nanoclaw_store::{NewSession, Store};
 
+pub use admin::{Page, UserPatch, page_params as admin_page_params};
+pub use api_keys::CreatedKey;
+pub use authenticate::{AuthRequest, Caller, Via};
 pub use hashing::Hasher;
 pub use rate_limit::LoginLimiter;
 
 use crate::error::{ApiResult, AppError};
-use crate::http::body::JsonObject;
-use input::{LoginInput, ProfileInput, RegisterInput};
 
-/// `last_login_at` is refreshed by authenticated requests at most this often.
+/// `last_login_at`, a session's `last_seen_at` and a key's `last_used_at` are refreshed by
+/// requests at most this often.
+const ACTIVITY_DEBOUNCE: TimeDelta = TimeDelta::minutes(1);
+/// `last_login_at` debounce of nanoClaw (an hour).
 const LAST_SEEN_DEBOUNCE: TimeDelta = TimeDelta::hours(1);
-
-const UNAUTHORIZED: &str = "Unauthorized - please login";
-const BAD_CREDENTIALS: &str = "Invalid username or password";
+/// Longest stored `User-Agent`.
+const USER_AGENT_MAX: usize = 255;
 
 /// A token and the user it was issued for.
 pub struct Session {
@@ -37,44 +47,77 @@ pub struct Session {
     pub user: User,
 }
 
+/// Who is asking and from where, for sessions and the audit log.
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    /// Client address (after trusted proxies).
+    pub ip: IpAddr,
+    /// `User-Agent`, if sent.
+    pub user_agent: Option<String>,
+}
+
+/// Settings the account service needs, copied out of the configuration.
+#[derive(Debug, Clone)]
+struct Settings {
+    mode: AuthMode,
+    registration: Registration,
+    api_keys_enabled: bool,
+    policy: PasswordPolicy,
+    trusted_header: Option<TrustedHeaderConfig>,
+    trusted_proxies: Vec<ipnet::IpNet>,
+    single_token: Option<Secret>,
+    workspace_root: std::path::PathBuf,
+}
+
 /// The account service.
 #[derive(Debug)]
 pub struct Accounts {
     store: Store,
-    mode: AuthMode,
+    settings: Settings,
     jwt: JwtKeys,
     hasher: Hasher,
     limiter: LoginLimiter,
-    password_min: usize,
     /// Id of the `default` user in single mode.
     default_user_id: Option<i64>,
+    /// Last time an untrusted trusted-header attempt was logged (Unix seconds).
+    untrusted_header_logged: std::sync::atomic::AtomicI64,
 }
 
 impl Accounts {
     /// Builds the service. In single mode `default_user_id` names the built-in user.
     pub fn new(
         store: Store,
-        mode: AuthMode,
+        config: &Config,
         jwt: JwtKeys,
         hasher: Hasher,
-        limiter: LoginLimiter,
-        password_min: usize,
         default_user_id: Option<i64>,
     ) -> Self {
         Self {
             store,
-            mode,
+            settings: Settings {
+                mode: config.auth_mode,
+                registration: config.registration,
+                api_keys_enabled: config.api_keys_enabled,
+                policy: PasswordPolicy {
+                    min_length: usize::try_from(config.password_min_length).unwrap_or(usize::MAX),
+                    min_score: config.password_min_score,
+                },
+                trusted_header: config.trusted_header.clone(),
+                trusted_proxies: config.trusted_proxies.clone(),
+                single_token: config.single_token.clone(),
+                workspace_root: config.workspace_root.clone(),
+            },
             jwt,
             hasher,
-            limiter,
-            password_min,
+            limiter: LoginLimiter::new(config.login_rate_limit),
             default_user_id,
+            untrusted_header_logged: std::sync::atomic::AtomicI64::new(0),
         }
     }
 
     /// The configured mode.
     pub fn mode(&self) -> AuthMode {
-        self.mode
+        self.settings.mode
     }
 
     /// The login limiter (pruned periodically by the server).
@@ -82,201 +125,126 @@ impl Accounts {
         &self.limiter
     }
 
-    /// The caller of a non-public route, from the `Authorization` header value.
-    ///
-    /// Single mode: the `default` user, whatever is sent. Multi mode: a valid HS256 token whose
-    /// user exists, is active and whose token version matches — one primary-key lookup.
-    pub async fn authenticate(&self, authorization: Option<&[u8]>) -> ApiResult<User> {
-        if self.mode == AuthMode::Single {
-            return self.default_user().await;
-        }
-        let unauthorized = || AppError::Unauthorized(UNAUTHORIZED.into());
-        let token = authorization
-            .and_then(|h| h.strip_prefix(b"Bearer "))
-            .and_then(|t| std::str::from_utf8(t).ok())
-            .ok_or_else(unauthorized)?;
-        let claims = self.jwt.verify(token).ok_or_else(unauthorized)?;
-        let user = self
-            .store
-            .user_by_id(claims.user_id)
-            .await?
-            .ok_or_else(unauthorized)?;
-        if !user.is_active || user.token_version != claims.version() {
-            return Err(unauthorized());
-        }
-        let now = now_utc();
-        let stale_before = now - LAST_SEEN_DEBOUNCE;
-        if user.last_login_at.is_none_or(|t| t < stale_before) {
-            self.store
-                .touch_last_seen(user.id, now, stale_before)
-                .await?;
-        }
-        Ok(user)
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub fn trusted_proxies(&self) -> &[ipnet::IpNet] {
+        &self.settings.trusted_proxies
     }
 
-    async fn default_user(&self) -> ApiResult<User> {
-        let id = self
-            .default_user_id
-            .ok_or_else(|| AppError::internal("single mode without a default user"))?;
-        self.store
-            .user_by_id(id)
-            .await?
-            .ok_or_else(|| AppError::internal("Default user not initialized"))
+    /// Records an audit event; a failure to record is logged, never fatal to the request.
+    async fn audit(&self, entry: AuditEntry) {
+        let action = entry.action;
+        if let Err(e) = self.store.record_audit(entry).await {
+            tracing::warn!(action, error = %e, "could not write the audit log");
+        }
     }
 
-    /// `POST /api/auth/login`.
-    pub async fn login(&self, body: &JsonObject, ip: IpAddr) -> ApiResult<Session> {
-        if self.mode == AuthMode::Single {
-            let user = self.default_user().await?;
-            return self.session_for(user);
+    /// Audit entry about `target`, done by `actor`, from `client`.
+    fn event(
+        action: &'static str,
+        outcome: Outcome,
+        actor: Option<&User>,
+        target: Option<&User>,
+        client: Option<&ClientInfo>,
+    ) -> AuditEntry {
+        AuditEntry {
+            actor_id: actor.map(|u| u.id),
+            target_id: target.map(|u| u.id),
+            username: target.or(actor).map(|u| u.username.clone()),
+            ip: client.map(|c| c.ip.to_string()),
+            ..AuditEntry::new(action, outcome)
         }
-        self.limiter.check_ip(ip)?;
-        let input = LoginInput::parse(body)?;
-        self.limiter.check_username(&input.username)?;
-
-        let user = self.store.user_by_username(&input.username).await?;
-        let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-        let verdict = self.hasher.verify(&input.password, stored).await?;
-        let user = match (user, verdict.is_valid()) {
-            (Some(user), true) => user,
-            _ => {
-                tracing::info!(username = %input.username, %ip, "login failed");
-                return Err(AppError::Unauthorized(BAD_CREDENTIALS.into()));
-            }
-        };
-        if !user.is_active {
-            return Err(AppError::Forbidden("Account is disabled".into()));
-        }
-        let rehashed = if verdict == Verification::ValidNeedsRehash {
-            Some(self.hasher.hash(&input.password).await?)
-        } else {
-            None
-        };
-        let now = now_utc();
-        let upgraded = rehashed.is_some();
-        self.store.record_login(user.id, now, rehashed).await?;
-        if upgraded {
-            tracing::info!(user_id = user.id, "password hash upgraded to argon2id");
-        }
-        tracing::info!(user_id = user.id, %ip, "login");
-        let user = User {
-            last_login_at: Some(now),
-            ..user
-        };
-        self.session_for(user)
     }
 
-    /// `POST /api/auth/register`.
-    pub async fn register(&self, body: &JsonObject, ip: IpAddr) -> ApiResult<Session> {
-        if self.mode == AuthMode::Single {
-            return Err(AppError::Forbidden(
-                "Registration is disabled in single-user mode".into(),
-            ));
-        }
-        self.limiter.check_ip(ip)?;
-        let input = RegisterInput::parse(body, self.password_min)?;
-        let username_taken =
-            || AppError::Conflict(format!("Username '{}' already exists", input.username).into());
-        if self
-            .store
-            .user_by_username(&input.username)
-            .await?
-            .is_some()
-        {
-            return Err(username_taken());
-        }
-        if let Some(email) = &input.email
-            && self.store.email_taken(email, None).await?
-        {
-            return Err(StoreError::Conflict(UniqueField::Email).into());
-        }
-        let password_hash = self.hasher.hash(&input.password).await?;
-        let new = NewUser {
-            username: input.username.clone(),
-            password_hash: Some(password_hash),
-            email: input.email.clone(),
-            role: ROLE_USER.into(),
-        };
-        let user = match self.store.create_user(new, now_utc()).await {
-            Ok(user) => user,
-            Err(StoreError::Conflict(UniqueField::Username)) => return Err(username_taken()),
-            Err(e) => return Err(e.into()),
-        };
-        tracing::info!(user_id = user.id, %ip, "user registered");
-        self.session_for(user)
-    }
-
-    /// `PATCH /api/auth/profile`: nothing is saved unless every check passes.
-    pub async fn update_profile(
+    /// A 429 that is also written to the audit log.
+    async fn limited(
         &self,
-        user: &User,
-        body: &JsonObject,
-        ip: IpAddr,
-    ) -> ApiResult<User> {
-        let input = ProfileInput::parse(body, self.password_min)?;
-        let mut change = ProfileUpdate::default();
-        if let Some(email) = input.email {
-            if let Some(new) = &email
-                && user.email.as_ref() != Some(new)
-                && self.store.email_taken(new, Some(user.id)).await?
-            {
-                return Err(StoreError::Conflict(UniqueField::Email).into());
-            }
-            change.email = Some(email);
-        }
-        change.avatar = input.avatar;
-        if let Some(password) = &input.password {
-            self.check_current_password(user, input.current_password.as_deref(), ip)
-                .await?;
-            change.password_hash = Some(self.hasher.hash(password).await?);
-        }
-        let changed_password = change.password_hash.is_some();
-        let updated = self
-            .store
-            .update_profile(user.id, change)
-            .await?
-            .ok_or_else(|| AppError::Unauthorized("Not authenticated".into()))?;
-        if changed_password {
-            tracing::info!(
-                user_id = user.id,
-                "password changed; earlier tokens revoked"
-            );
-        }
-        Ok(updated)
-    }
-
-    /// In multi mode a password change needs the current password (when one is set).
-    async fn check_current_password(
-        &self,
-        user: &User,
-        current: Option<&str>,
-        ip: IpAddr,
+        check: ApiResult<()>,
+        username: Option<&str>,
+        client: &ClientInfo,
     ) -> ApiResult<()> {
-        let Some(stored) = user.password_hash.as_deref() else {
-            return Ok(());
-        };
-        if self.mode == AuthMode::Single {
-            return Ok(());
+        if let Err(e) = check {
+            self.audit(AuditEntry {
+                username: username.map(str::to_owned),
+                ip: Some(client.ip.to_string()),
+                ..AuditEntry::new("rate_limit", Outcome::Failure)
+            })
+            .await;
+            return Err(e);
         }
-        let current = current
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| AppError::bad_request("Current password is required"))?;
-        self.limiter.check_username(&user.username)?;
-        if self.hasher.verify(current, Some(stored)).await?.is_valid() {
-            Ok(())
-        } else {
-            tracing::info!(user_id = user.id, %ip, "password change with a wrong current password");
-            Err(AppError::Unauthorized(
-                "Current password is incorrect".into(),
-            ))
-        }
+        Ok(())
     }
 
-    fn session_for(&self, user: User) -> ApiResult<Session> {
+    /// Checks a new password against the policy.
+    fn check_password(&self, password: &str, context: &[&str]) -> ApiResult<()> {
+        self.settings
+            .policy
+            .check(password, context)
+            .map_err(AppError::bad_request)
+    }
+
+    /// Starts a server-side session for `user` and issues its first token.
+    async fn start_session(&self, user: User, client: &ClientInfo) -> ApiResult<Session> {
+        let now = now_utc();
+        let id = uuid::Uuid::new_v4().to_string();
+        let expires_at = now + TimeDelta::seconds(self.jwt.expiry_secs());
+        let user_agent = client
+            .user_agent
+            .as_ref()
+            .map(|ua| ua.chars().take(USER_AGENT_MAX).collect::<String>());
+        self.store
+            .create_session(
+                NewSession {
+                    id: id.clone(),
+                    user_id: user.id,
+                    expires_at,
+                    ip: Some(client.ip.to_string()),
+                    user_agent,
+                },
+                now,
+            )
+            .await?;
+        self.token_for(user, Some(&id), now)
+    }
+
+    fn token_for(
+        &self,
+        user: User,
+        session_id: Option<&str>,
+        now: NaiveDateTime,
+    ) -> ApiResult<Session> {
         let token = self
             .jwt
-            .issue(&user, chrono::Utc::now().timestamp())
+            .issue(&user, session_id, now.and_utc().timestamp())
             .map_err(AppError::internal)?;
         Ok(Session { token, user })
     }
+
+    /// Ends every session and API key of the user and invalidates tokens without a session.
+    async fn end_everything(&self, user_id: i64) -> ApiResult<()> {
+        let now = now_utc();
+        self.store.revoke_sessions(user_id, None, now).await?;
+        self.store.delete_api_keys_of(user_id).await?;
+        self.store.bump_token_version(user_id).await?;
+        Ok(())
+    }
+
+    /// Removes the user's workspace directory (`workspace_root/user_<id>`).
+    async fn remove_workspace(&self, user_id: i64) {
+        let dir = self.settings.workspace_root.join(format!("user_{user_id}"));
+        let result = tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(user_id, error = %e, "could not remove the user's workspace")
+            }
+            Err(e) => tracing::warn!(user_id, error = %e, "workspace removal task failed"),
+        }
+    }
 }
+
+/// How long a password-reset token lives.
+pub const RESET_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);

@@ -1,4 +1,4 @@
-//! Success envelope: `{"code": 0, "data": …}`.
+//! Success envelopes: `{"code": 0, "data": …}` and `{"code": 0, "message": …}`.
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
@@ -20,5 +20,14 @@ impl<T: Serialize> IntoResponse for Data<T> {
             data: self.0,
         })
         .into_response()
+    }
+}
+
+/// A successful reply carrying only a message, e.g. `{"code":0,"message":"deleted"}`.
+pub struct Message(pub &'static str);
+
+impl IntoResponse for Message {
+    fn into_response(self) -> Response {
+        Json(serde_json::json!({ "code": 0, "message": self.0 })).into_response()
     }
 }

@@ -3,8 +3,9 @@
 pub mod body;
 pub mod envelope;
 pub mod extract;
+pub mod host_check;
 pub mod routes;
-pub mod user_view;
+pub mod views;
 
 use std::any::Any;
 use std::time::Duration;
@@ -22,12 +23,23 @@ use crate::state::AppState;
 /// Every route of the server, with the envelope for unknown paths, wrong methods and panics.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors_origins);
-    Router::new()
+    let single_mode = state.accounts.mode() == nanoclaw_core::AuthMode::Single;
+    let hosts =
+        host_check::AllowedHosts::new(&state.config.backend_host, &state.config.allowed_hosts);
+    let mut router = Router::new()
         .merge(routes::auth::router())
+        .merge(routes::admin::router())
         .merge(routes::catalog::router())
         .fallback(|| async { AppError::NotFound("Not found".into()) })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
-        .with_state(state)
+        .with_state(state);
+    if single_mode {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            hosts,
+            host_check::check_host,
+        ));
+    }
+    router
         .layer(cors)
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(panic_response))

@@ -22,8 +22,9 @@ pub struct TestApp {
 }
 
 /// Config text for a multi-mode server with a fixed secret and no rate limit.
-pub const MULTI: &str =
-    "auth_mode: multi\njwt_secret: integration-test-secret-0123456789abcdef\nlogin_rate_limit: 0\n";
+/// The password-strength check is off here so that tests of other rules can use simple
+/// passwords; `accounts.rs` tests the default.
+pub const MULTI: &str = "auth_mode: multi\njwt_secret: integration-test-secret-0123456789abcdef\nlogin_rate_limit: 0\npassword_min_score: 0\n";
 
 /// Starts a server with `yaml` as config.yml in a fresh temporary directory.
 pub async fn spawn_app(yaml: &str) -> TestApp {

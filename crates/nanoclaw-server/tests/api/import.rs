@@ -7,8 +7,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-const MULTI_CONFIG: &str =
-    "auth_mode: multi\njwt_secret: import-test-secret-0123456789abcdefgh\nlogin_rate_limit: 0\n";
+const MULTI_CONFIG: &str = "auth_mode: multi\njwt_secret: import-test-secret-0123456789abcdefgh\nlogin_rate_limit: 0\npassword_min_score: 0\n";
 
 /// Builds the legacy SQLite file from the fixture DDL and rows.
 async fn legacy_db(dir: &std::path::Path) -> std::path::PathBuf {

@@ -85,7 +85,7 @@ async fn pyjwt_tokens_are_accepted_and_bad_ones_refused() {
     let tokens = fixture("pyjwt_tokens.json");
     let secret = tokens["secret"].as_str().unwrap();
     let app = spawn_app(&format!(
-        "auth_mode: multi\njwt_secret: {secret}\nlogin_rate_limit: 0\n"
+        "auth_mode: multi\njwt_secret: {secret}\nlogin_rate_limit: 0\npassword_min_score: 0\n"
     ))
     .await;
     app.register("alice", "alice-password").await; // id 1, as in the PyJWT tokens
@@ -124,7 +124,7 @@ async fn our_tokens_verify_in_pyjwt() {
         Ok(out) if out.status.success() => {
             assert_eq!(
                 String::from_utf8_lossy(&out.stdout).trim(),
-                "1 pyuser user HS256 JWT"
+                "1 pyuser admin HS256 JWT"
             );
         }
         Ok(out)

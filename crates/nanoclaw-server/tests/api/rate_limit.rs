@@ -4,8 +4,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-const LIMITED: &str =
-    "auth_mode: multi\njwt_secret: integration-test-secret-0123456789abcdef\nlogin_rate_limit: 3\n";
+const LIMITED: &str = "auth_mode: multi\njwt_secret: integration-test-secret-0123456789abcdef\nlogin_rate_limit: 3\npassword_min_score: 0\n";
 
 async fn attempt(
     app: &TestApp,

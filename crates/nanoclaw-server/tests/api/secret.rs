@@ -7,9 +7,9 @@ use crate::helpers::*;
 #[tokio::test]
 async fn generated_secret_is_private_and_survives_restarts() {
     for config in [
-        "auth_mode: multi\nlogin_rate_limit: 0\n",
-        "auth_mode: multi\njwt_secret: ''\nlogin_rate_limit: 0\n",
-        "auth_mode: multi\njwt_secret: nano-claw-default-secret-change-in-production\nlogin_rate_limit: 0\n",
+        "auth_mode: multi\nlogin_rate_limit: 0\npassword_min_score: 0\n",
+        "auth_mode: multi\njwt_secret: ''\nlogin_rate_limit: 0\npassword_min_score: 0\n",
+        "auth_mode: multi\njwt_secret: nano-claw-default-secret-change-in-production\nlogin_rate_limit: 0\npassword_min_score: 0\n",
     ] {
         let dir = tempfile::tempdir().unwrap();
         let app = spawn_app_in(dir.path(), config).await;
@@ -51,7 +51,12 @@ async fn configured_secret_is_used() {
         .unwrap()
         .claims;
     assert_eq!(claims["username"], json!("cfg"));
-    assert_eq!(claims["role"], json!("user"));
+    assert_eq!(
+        claims["role"],
+        json!("admin"),
+        "the first account is the admin"
+    );
+    assert!(claims["jti"].is_string(), "tokens name their session");
     let exp = claims["exp"].as_i64().unwrap();
     let iat = claims["iat"].as_i64().unwrap();
     assert_eq!(exp - iat, 604_800, "default jwt_expiry is 7 days");

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod lock;
 mod m20261127_000001_nanoclaw_schema;
 mod m20261127_000002_user_token_version;
+mod m20261127_000003_accounts;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_nanoclaw_schema::Migration),
             Box::new(m20261127_000002_user_token_version::Migration),
+            Box::new(m20261127_000003_accounts::Migration),
         ]
     }
 }

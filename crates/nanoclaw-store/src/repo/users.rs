@@ -5,10 +5,12 @@ use nanoclaw_core::User;
 use nanoclaw_core::user::{DEFAULT_USERNAME, ROLE_ADMIN};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, NotSet, QueryFilter,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, NotSet, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 
+use super::id_of;
 use crate::Store;
 use crate::entity::users::{self, Column, Entity as Users};
 use crate::error::{StoreError, UniqueField, is_unique_violation};
@@ -35,10 +37,6 @@ pub struct ProfileUpdate {
     pub avatar: Option<Option<String>>,
     /// New password hash; also invalidates every token issued so far.
     pub password_hash: Option<String>,
-}
-
-fn id_of(id: i64) -> Option<i32> {
-    i32::try_from(id).ok()
 }
 
 impl Store {
@@ -76,38 +74,64 @@ impl Store {
     /// Creates a user. A concurrent registration of the same username or e-mail is reported as
     /// [`StoreError::Conflict`], never as a database error.
     pub async fn create_user(&self, new: NewUser, now: NaiveDateTime) -> Result<User, StoreError> {
-        let username = new.username.clone();
-        let email = new.email.clone();
-        let model = users::ActiveModel {
-            id: NotSet,
-            username: Set(new.username),
-            password_hash: Set(new.password_hash),
-            email: Set(new.email),
-            avatar: Set(None),
-            role: Set(new.role),
-            is_active: Set(true),
-            created_at: Set(Some(now)),
-            last_login_at: Set(None),
-            token_version: Set(0),
-        };
-        match model.insert(&self.db).await {
-            Ok(m) => Ok(m.into()),
+        let (username, email) = (new.username.clone(), new.email.clone());
+        match insert_user(&self.db, new, now).await {
+            Ok(user) => Ok(user),
             Err(e) if is_unique_violation(&e) => {
-                // Which value collided is read back rather than parsed from three dialects'
-                // error texts.
-                let email_taken = match &email {
-                    Some(e) => self.email_taken(e, None).await?,
-                    None => false,
-                };
-                let field = if email_taken && self.user_by_username(&username).await?.is_none() {
-                    UniqueField::Email
-                } else {
-                    UniqueField::Username
-                };
-                Err(StoreError::Conflict(field))
+                Err(self.which_conflict(&username, email.as_deref()).await?)
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Registers a user; when `first_becomes_admin` and no admin exists yet, the new user is an
+    /// admin. Serialised on the admins lock row, so two first registrations make one admin.
+    pub async fn register_user(
+        &self,
+        mut new: NewUser,
+        now: NaiveDateTime,
+        first_becomes_admin: bool,
+    ) -> Result<User, StoreError> {
+        if !first_becomes_admin {
+            return self.create_user(new, now).await;
+        }
+        let (username, email) = (new.username.clone(), new.email.clone());
+        let txn = self.db.begin().await?;
+        lock_admins(&txn).await?;
+        if !any_admin(&txn).await? {
+            new.role = ROLE_ADMIN.into();
+        }
+        match insert_user(&txn, new, now).await {
+            Ok(user) => {
+                txn.commit().await?;
+                Ok(user)
+            }
+            Err(e) if is_unique_violation(&e) => {
+                drop(txn);
+                Err(self.which_conflict(&username, email.as_deref()).await?)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// After a unique violation: which value collided (read back rather than parsed from
+    /// three dialects' error texts).
+    async fn which_conflict(
+        &self,
+        username: &str,
+        email: Option<&str>,
+    ) -> Result<StoreError, StoreError> {
+        let email_taken = match email {
+            Some(e) => self.email_taken(e, None).await?,
+            None => false,
+        };
+        Ok(StoreError::Conflict(
+            if email_taken && self.user_by_username(username).await?.is_none() {
+                UniqueField::Email
+            } else {
+                UniqueField::Username
+            },
+        ))
     }
 
     /// The single-mode `default` admin, created if missing. Safe against concurrent creators
@@ -222,4 +246,218 @@ impl Store {
             .await?;
         Ok(res.rows_affected > 0)
     }
+
+    /// Up to `limit` users with ids above `after`, by id.
+    pub async fn users_page(
+        &self,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<User>, StoreError> {
+        let mut q = Users::find().order_by_asc(Column::Id).limit(limit);
+        if let Some(a) = after {
+            q = q.filter(Column::Id.gt(a));
+        }
+        Ok(q.all(&self.db).await?.into_iter().map(User::from).collect())
+    }
+
+    /// Every user, by id (for the CLI).
+    pub async fn all_users(&self) -> Result<Vec<User>, StoreError> {
+        Ok(Users::find()
+            .order_by_asc(Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(User::from)
+            .collect())
+    }
+
+    /// Applies an administrator's change in one transaction. Refuses with
+    /// [`StoreError::LastAdmin`] to demote or disable the last active admin; a new password
+    /// hash bumps `token_version`. `None` if the user does not exist.
+    pub async fn admin_update_user(
+        &self,
+        id: i64,
+        change: AdminUpdate,
+    ) -> Result<Option<User>, StoreError> {
+        let Some(key) = id_of(id) else {
+            return Ok(None);
+        };
+        let txn = self.db.begin().await?;
+        lock_admins(&txn).await?;
+        let Some(current) = Users::find_by_id(key).one(&txn).await? else {
+            return Ok(None);
+        };
+        let loses_admin = current.role == ROLE_ADMIN
+            && current.is_active
+            && (change.role.as_deref().is_some_and(|r| r != ROLE_ADMIN)
+                || change.is_active == Some(false));
+        if loses_admin && other_active_admins(&txn, key).await? == 0 {
+            return Err(StoreError::LastAdmin);
+        }
+        let changes_username = change.username.is_some();
+        let mut update = Users::update_many().filter(Column::Id.eq(key));
+        if let Some(role) = change.role {
+            update = update.col_expr(Column::Role, Expr::value(role));
+        }
+        if let Some(active) = change.is_active {
+            update = update.col_expr(Column::IsActive, Expr::value(active));
+        }
+        if let Some(email) = change.email {
+            update = update.col_expr(Column::Email, Expr::value(email));
+        }
+        if let Some(hash) = change.password_hash {
+            update = update
+                .col_expr(Column::PasswordHash, Expr::value(hash))
+                .col_expr(Column::TokenVersion, Expr::col(Column::TokenVersion).add(1));
+        }
+        if let Some(name) = change.username {
+            update = update.col_expr(Column::Username, Expr::value(name));
+        }
+        match update.exec(&txn).await {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(if changes_username {
+                    UniqueField::Username
+                } else {
+                    UniqueField::Email
+                }));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let updated = Users::find_by_id(key).one(&txn).await?.map(User::from);
+        txn.commit().await?;
+        Ok(updated)
+    }
+
+    /// Deletes a user and everything they own (conversations, messages, projects, token usage,
+    /// sessions, API keys). Refuses with [`StoreError::LastAdmin`] for the last active admin.
+    /// False if there was no such user.
+    pub async fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
+        let Some(key) = id_of(id) else {
+            return Ok(false);
+        };
+        let txn = self.db.begin().await?;
+        lock_admins(&txn).await?;
+        let Some(current) = Users::find_by_id(key).one(&txn).await? else {
+            return Ok(false);
+        };
+        if current.role == ROLE_ADMIN
+            && current.is_active
+            && other_active_admins(&txn, key).await? == 0
+        {
+            return Err(StoreError::LastAdmin);
+        }
+        // Explicit deletes: databases adopted from nanoClaw have foreign keys without CASCADE.
+        let statements = [
+            "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE user_id = ?)",
+            "DELETE FROM conversations WHERE user_id = ?",
+            "DELETE FROM projects WHERE user_id = ?",
+            "DELETE FROM token_usage WHERE user_id = ?",
+            "DELETE FROM sessions WHERE user_id = ?",
+            "DELETE FROM api_keys WHERE user_id = ?",
+            "DELETE FROM password_reset_tokens WHERE user_id = ?",
+            "DELETE FROM users WHERE id = ?",
+        ];
+        let backend = txn.get_database_backend();
+        for sql in statements {
+            let sql = if backend == sea_orm::DbBackend::Postgres {
+                sql.replace('?', "$1")
+            } else {
+                sql.to_owned()
+            };
+            txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                sql,
+                [key.into()],
+            ))
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// Makes every token issued so far for the user invalid (tokens without a session carry
+    /// only the version; sessions are ended separately).
+    pub async fn bump_token_version(&self, id: i64) -> Result<(), StoreError> {
+        let Some(key) = id_of(id) else { return Ok(()) };
+        Users::update_many()
+            .col_expr(Column::TokenVersion, Expr::col(Column::TokenVersion).add(1))
+            .filter(Column::Id.eq(key))
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// True when some active admin exists.
+    pub async fn any_active_admin(&self) -> Result<bool, StoreError> {
+        Ok(Users::find()
+            .filter(Column::Role.eq(ROLE_ADMIN))
+            .filter(Column::IsActive.eq(true))
+            .count(&self.db)
+            .await?
+            > 0)
+    }
+}
+
+/// Changes an administrator may make; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct AdminUpdate {
+    /// New role.
+    pub role: Option<String>,
+    /// Enable or disable.
+    pub is_active: Option<bool>,
+    /// New e-mail (`Some(None)` clears it).
+    pub email: Option<Option<String>>,
+    /// New password hash.
+    pub password_hash: Option<String>,
+    /// New username (CLI `rename`).
+    pub username: Option<String>,
+}
+
+async fn insert_user<C: ConnectionTrait>(
+    db: &C,
+    new: NewUser,
+    now: NaiveDateTime,
+) -> Result<User, sea_orm::DbErr> {
+    let model = users::ActiveModel {
+        id: NotSet,
+        username: Set(new.username),
+        password_hash: Set(new.password_hash),
+        email: Set(new.email),
+        avatar: Set(None),
+        role: Set(new.role),
+        is_active: Set(true),
+        created_at: Set(Some(now)),
+        last_login_at: Set(None),
+        token_version: Set(0),
+    };
+    Ok(model.insert(db).await?.into())
+}
+
+/// Serialises changes to the set of admins across connections and processes: an UPDATE of
+/// one row holds its lock until the transaction ends (SQLite: the write lock).
+async fn lock_admins(txn: &DatabaseTransaction) -> Result<(), sea_orm::DbErr> {
+    txn.execute_unprepared("UPDATE nanoclaw_locks SET counter = counter + 1 WHERE name = 'admins'")
+        .await?;
+    Ok(())
+}
+
+async fn any_admin(txn: &DatabaseTransaction) -> Result<bool, sea_orm::DbErr> {
+    Ok(Users::find()
+        .filter(Column::Role.eq(ROLE_ADMIN))
+        .count(txn)
+        .await?
+        > 0)
+}
+
+async fn other_active_admins(
+    txn: &DatabaseTransaction,
+    except: i32,
+) -> Result<u64, sea_orm::DbErr> {
+    Users::find()
+        .filter(Column::Role.eq(ROLE_ADMIN))
+        .filter(Column::IsActive.eq(true))
+        .filter(Column::Id.ne(except))
+        .count(txn)
+        .await
 }

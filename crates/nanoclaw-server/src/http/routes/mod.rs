@@ -1,4 +1,5 @@
 //! Route handlers, one module per resource; each exposes `router()`.
 
+pub mod admin;
 pub mod auth;
 pub mod catalog;

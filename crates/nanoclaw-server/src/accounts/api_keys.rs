@@ -1,0 +1,128 @@
+//! API keys: `nck_…` secrets shown once, stored as SHA-256.
+
+use chrono::TimeDelta;
+use nanoclaw_core::account::{ApiKey, AuditEntry, Outcome};
+use nanoclaw_core::auth::opaque;
+use nanoclaw_core::time::now_utc;
+use nanoclaw_store::NewApiKey;
+
+use super::{Accounts, Caller, ClientInfo, Via};
+use crate::error::{ApiResult, AppError};
+use crate::http::body::JsonObject;
+
+/// Longest key name.
+const NAME_MAX: usize = 100;
+/// Longest lifetime a key may be given.
+const MAX_DAYS: i64 = 3650;
+
+/// A key just created, with its secret (shown this once).
+pub struct CreatedKey {
+    /// The stored key.
+    pub key: ApiKey,
+    /// The secret.
+    pub secret: String,
+}
+
+impl Accounts {
+    fn keys_enabled(&self) -> ApiResult<()> {
+        if self.settings.api_keys_enabled {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("API keys are disabled".into()))
+        }
+    }
+
+    /// `GET /api/auth/api-keys`.
+    pub async fn api_keys(&self, caller: &Caller) -> ApiResult<Vec<ApiKey>> {
+        self.keys_enabled()?;
+        Ok(self.store.api_keys_of(caller.user.id).await?)
+    }
+
+    /// `POST /api/auth/api-keys` `{name, expires_in_days?}`. Not with an API key.
+    pub async fn create_api_key(
+        &self,
+        caller: &Caller,
+        body: &JsonObject,
+        client: &ClientInfo,
+    ) -> ApiResult<CreatedKey> {
+        self.keys_enabled()?;
+        if matches!(caller.via, Via::ApiKey(_)) {
+            return Err(AppError::Forbidden(
+                "API keys cannot create API keys".into(),
+            ));
+        }
+        let name = body.str_field("name")?.unwrap_or_default().trim();
+        if name.is_empty() {
+            return Err(AppError::bad_request("Name is required"));
+        }
+        if name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
+            return Err(AppError::bad_request(format!(
+                "Name must be at most {NAME_MAX} printable characters"
+            )));
+        }
+        let days = match body.0.get("expires_in_days") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => match v.as_i64() {
+                Some(d) if (1..=MAX_DAYS).contains(&d) => Some(d),
+                _ => {
+                    return Err(AppError::bad_request(format!(
+                        "Field 'expires_in_days' must be a whole number from 1 to {MAX_DAYS}"
+                    )));
+                }
+            },
+        };
+        let now = now_utc();
+        let secret = opaque::new_secret(opaque::API_KEY_PREFIX);
+        let key = self
+            .store
+            .create_api_key(
+                NewApiKey {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    user_id: caller.user.id,
+                    name: name.to_owned(),
+                    prefix: opaque::visible_part(&secret),
+                    key_hash: opaque::digest(&secret),
+                    expires_at: days.map(|d| now + TimeDelta::days(d)),
+                },
+                now,
+            )
+            .await?;
+        self.audit(AuditEntry {
+            detail: Some(format!("key={}", key.id)),
+            ..Self::event(
+                "api_key_create",
+                Outcome::Success,
+                Some(&caller.user),
+                None,
+                Some(client),
+            )
+        })
+        .await;
+        Ok(CreatedKey { key, secret })
+    }
+
+    /// `DELETE /api/auth/api-keys/:id`.
+    pub async fn delete_api_key(
+        &self,
+        caller: &Caller,
+        id: &str,
+        client: &ClientInfo,
+    ) -> ApiResult<()> {
+        self.keys_enabled()?;
+        if !self.store.delete_api_key(caller.user.id, id).await? {
+            return Err(AppError::NotFound("API key not found".into()));
+        }
+        self.audit(AuditEntry {
+            detail: Some(format!("key={id}")),
+            ..Self::event(
+                "api_key_revoke",
+                Outcome::Success,
+                Some(&caller.user),
+                None,
+                Some(client),
+            )
+        })
+        .await;
+        Ok(())
+    }
+}

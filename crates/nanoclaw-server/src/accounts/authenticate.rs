@@ -1,0 +1,327 @@
+//! Who is calling: single-mode default user, trusted proxy header, API key or bearer token.
+
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
+
+use nanoclaw_core::account::{AuditEntry, Outcome};
+use nanoclaw_core::auth::opaque;
+use nanoclaw_core::time::now_utc;
+use nanoclaw_core::user::{ROLE_USER, limits};
+use nanoclaw_core::{AuthMode, User};
+use nanoclaw_store::{NewUser, StoreError, UniqueField};
+use subtle::ConstantTimeEq;
+
+use super::{ACTIVITY_DEBOUNCE, Accounts, ClientInfo, LAST_SEEN_DEBOUNCE};
+use crate::error::{ApiResult, AppError};
+
+const UNAUTHORIZED: &str = "Unauthorized - please login";
+/// An untrusted trusted-header attempt is logged at most this often (seconds).
+const UNTRUSTED_LOG_EVERY: i64 = 60;
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Via {
+    /// Single mode: everyone is `default`.
+    Single,
+    /// A token of a server-side session (its id).
+    Session(String),
+    /// A token without a session (issued by the original or by PyJWT).
+    LegacyToken,
+    /// An API key (its id).
+    ApiKey(String),
+    /// A trusted reverse proxy's user header.
+    TrustedHeader,
+}
+
+/// The authenticated caller of a non-public route.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user row, read for this request.
+    pub user: User,
+    /// How they authenticated.
+    pub via: Via,
+}
+
+impl Caller {
+    /// 403 unless the caller is an admin.
+    pub fn require_admin(&self) -> ApiResult<()> {
+        if self.user.is_admin() {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("Admin access required".into()))
+        }
+    }
+
+    /// The session id, when the caller used a session token.
+    pub fn session_id(&self) -> Option<&str> {
+        match &self.via {
+            Via::Session(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
+/// What of a request matters for authentication.
+pub struct AuthRequest<'a> {
+    /// `Authorization` header value.
+    pub authorization: Option<&'a [u8]>,
+    /// The TCP peer (a proxy, when there is one).
+    pub peer: IpAddr,
+    /// The request headers (for the trusted user and e-mail headers).
+    pub headers: &'a axum::http::HeaderMap,
+    /// The client, for provisioning records.
+    pub client: ClientInfo,
+}
+
+fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn unauthorized() -> AppError {
+    AppError::Unauthorized(UNAUTHORIZED.into())
+}
+
+impl Accounts {
+    /// The caller of a non-public route. One indexed read for a token or key, plus one for its
+    /// session; writes only when activity timestamps are due.
+    pub async fn authenticate(&self, req: AuthRequest<'_>) -> ApiResult<Caller> {
+        if self.settings.mode == AuthMode::Single {
+            self.check_single_token(req.authorization)?;
+            let user = self.default_user().await?;
+            return Ok(Caller {
+                user,
+                via: Via::Single,
+            });
+        }
+        if let Some(caller) = self.caller_from_trusted_header(&req).await? {
+            return Ok(caller);
+        }
+        let token = req
+            .authorization
+            .and_then(|h| h.strip_prefix(b"Bearer "))
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .ok_or_else(unauthorized)?;
+        if token.starts_with(opaque::API_KEY_PREFIX) {
+            return self.caller_from_api_key(token).await;
+        }
+        self.caller_from_token(token).await
+    }
+
+    fn check_single_token(&self, authorization: Option<&[u8]>) -> ApiResult<()> {
+        let Some(expected) = &self.settings.single_token else {
+            return Ok(());
+        };
+        let given = authorization
+            .and_then(|h| h.strip_prefix(b"Bearer "))
+            .unwrap_or_default();
+        if bool::from(given.ct_eq(expected.expose().as_bytes())) {
+            Ok(())
+        } else {
+            Err(unauthorized())
+        }
+    }
+
+    /// The single-mode `default` user.
+    pub(super) async fn default_user(&self) -> ApiResult<User> {
+        let id = self
+            .default_user_id
+            .ok_or_else(|| AppError::internal("single mode without a default user"))?;
+        self.store
+            .user_by_id(id)
+            .await?
+            .ok_or_else(|| AppError::internal("Default user not initialized"))
+    }
+
+    async fn caller_from_token(&self, token: &str) -> ApiResult<Caller> {
+        let claims = self.jwt.verify(token).ok_or_else(unauthorized)?;
+        let now = now_utc();
+        let via = match &claims.jti {
+            Some(jti) => {
+                let session = self
+                    .store
+                    .session_by_id(jti)
+                    .await?
+                    .ok_or_else(unauthorized)?;
+                if session.user_id != claims.user_id || !session.is_live(now) {
+                    return Err(unauthorized());
+                }
+                if session.last_seen_at < now - ACTIVITY_DEBOUNCE {
+                    self.store
+                        .touch_session(jti, now, now - ACTIVITY_DEBOUNCE)
+                        .await?;
+                }
+                Via::Session(jti.clone())
+            }
+            None => Via::LegacyToken,
+        };
+        let user = self
+            .store
+            .user_by_id(claims.user_id)
+            .await?
+            .ok_or_else(unauthorized)?;
+        if !user.is_active || (via == Via::LegacyToken && user.token_version != claims.version()) {
+            return Err(unauthorized());
+        }
+        self.touch_last_seen(&user).await?;
+        Ok(Caller { user, via })
+    }
+
+    async fn caller_from_api_key(&self, secret: &str) -> ApiResult<Caller> {
+        if !self.settings.api_keys_enabled {
+            return Err(unauthorized());
+        }
+        let key = self
+            .store
+            .api_key_by_hash(&opaque::digest(secret))
+            .await?
+            .ok_or_else(unauthorized)?;
+        let now = now_utc();
+        if !key.is_live(now) {
+            return Err(unauthorized());
+        }
+        let user = self
+            .store
+            .user_by_id(key.user_id)
+            .await?
+            .ok_or_else(unauthorized)?;
+        if !user.is_active {
+            return Err(unauthorized());
+        }
+        if key.last_used_at.is_none_or(|t| t < now - ACTIVITY_DEBOUNCE) {
+            self.store
+                .touch_api_key(&key.id, now, now - ACTIVITY_DEBOUNCE)
+                .await?;
+        }
+        self.touch_last_seen(&user).await?;
+        Ok(Caller {
+            user,
+            via: Via::ApiKey(key.id),
+        })
+    }
+
+    /// nanoClaw's hourly "last seen" in `last_login_at`.
+    async fn touch_last_seen(&self, user: &User) -> ApiResult<()> {
+        let now = now_utc();
+        let stale_before = now - LAST_SEEN_DEBOUNCE;
+        if user.last_login_at.is_none_or(|t| t < stale_before) {
+            self.store
+                .touch_last_seen(user.id, now, stale_before)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The user named by a trusted proxy's header, created on first sight. `None` when the
+    /// feature is off or the header is absent; ignored (and logged) from any other address.
+    async fn caller_from_trusted_header(&self, req: &AuthRequest<'_>) -> ApiResult<Option<Caller>> {
+        let Some(cfg) = &self.settings.trusted_header else {
+            return Ok(None);
+        };
+        let Some(raw) = header(req.headers, &cfg.header) else {
+            return Ok(None);
+        };
+        if !self
+            .settings
+            .trusted_proxies
+            .iter()
+            .any(|net| net.contains(&req.peer))
+        {
+            let now = chrono::Utc::now().timestamp();
+            let last = self.untrusted_header_logged.load(Ordering::Relaxed);
+            if now - last >= UNTRUSTED_LOG_EVERY
+                && self
+                    .untrusted_header_logged
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                tracing::warn!(peer = %req.peer, header = %cfg.header, "ignored a trusted user header from an address not in trusted_proxies");
+            }
+            return Ok(None);
+        }
+        let username = raw.trim();
+        let len = username.chars().count();
+        if !(limits::USERNAME_MIN..=limits::USERNAME_MAX).contains(&len)
+            || username.chars().any(char::is_control)
+        {
+            return Err(AppError::bad_request(format!(
+                "Invalid user name in the {} header",
+                cfg.header
+            )));
+        }
+        let user = match self.store.user_by_username(username).await? {
+            Some(user) => user,
+            None => {
+                self.provision(username, cfg.email_header.as_deref(), req)
+                    .await?
+            }
+        };
+        if !user.is_active {
+            return Err(unauthorized());
+        }
+        self.touch_last_seen(&user).await?;
+        Ok(Some(Caller {
+            user,
+            via: Via::TrustedHeader,
+        }))
+    }
+
+    /// Creates the account a trusted proxy vouches for: role `user`, no password.
+    async fn provision(
+        &self,
+        username: &str,
+        email_header: Option<&str>,
+        req: &AuthRequest<'_>,
+    ) -> ApiResult<User> {
+        let email = email_header
+            .and_then(|h| header(req.headers, h))
+            .map(str::trim)
+            .filter(|e| {
+                e.contains('@')
+                    && e.chars().count() <= limits::EMAIL_MAX
+                    && !e.contains(char::is_whitespace)
+            })
+            .map(str::to_owned);
+        let email = match email {
+            Some(e) if !self.store.email_taken(&e, None).await? => Some(e),
+            _ => None,
+        };
+        let new = NewUser {
+            username: username.to_owned(),
+            password_hash: None,
+            email,
+            role: ROLE_USER.into(),
+        };
+        let user = match self.store.create_user(new.clone(), now_utc()).await {
+            Ok(user) => user,
+            // Two first requests at once: the other one created it.
+            Err(StoreError::Conflict(UniqueField::Username)) => self
+                .store
+                .user_by_username(username)
+                .await?
+                .ok_or_else(unauthorized)?,
+            // The e-mail was taken meanwhile: create without it.
+            Err(StoreError::Conflict(UniqueField::Email)) => {
+                self.store
+                    .create_user(NewUser { email: None, ..new }, now_utc())
+                    .await?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.audit(AuditEntry {
+            detail: Some(format!("via={}", req.peer)),
+            ..Self::event(
+                "trusted_header_provision",
+                Outcome::Success,
+                None,
+                Some(&user),
+                Some(&req.client),
+            )
+        })
+        .await;
+        tracing::info!(
+            user_id = user.id,
+            "account created from the trusted proxy header"
+        );
+        Ok(user)
+    }
+}
