@@ -288,3 +288,54 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+impl TestApp {
+    /// Any request with an optional bearer token and JSON body; returns status and JSON.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method.parse().unwrap(), self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        json_of(req.send().await.unwrap()).await
+    }
+
+    /// Registers and returns (token, user id).
+    pub async fn register_id(&self, username: &str, password: &str) -> (String, i64) {
+        let (status, body) = self
+            .call(
+                "POST",
+                "/api/auth/register",
+                None,
+                Some(json!({"username": username, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "register {username}: {body}");
+        (
+            body["data"]["token"].as_str().unwrap().to_owned(),
+            body["data"]["user"]["id"].as_i64().unwrap(),
+        )
+    }
+
+    /// Audit records of `action` (newest first), read through the admin API.
+    pub async fn audit(&self, admin_token: &str, action: &str) -> Vec<Value> {
+        let (status, body) = self
+            .call(
+                "GET",
+                &format!("/api/admin/audit?action={action}&limit=100"),
+                Some(admin_token),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["data"]["items"].as_array().unwrap().clone()
+    }
+}

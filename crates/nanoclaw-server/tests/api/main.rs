@@ -5,17 +5,23 @@
 
 mod helpers;
 
-mod import;
-
+mod admin;
+mod api_keys;
+mod audit;
 mod catalog;
 mod cli;
 mod concurrency;
 mod db_outage;
+mod import;
 mod input_validation;
 mod legacy_and_interop;
 mod multi_mode;
+mod proxy;
 mod rate_limit;
 mod routing;
 mod scale_out;
 mod secret;
+mod sessions;
 mod single_mode;
+mod single_safety;
+mod user_cli;

@@ -161,3 +161,108 @@ async fn rejected_within(
     })
     .await
 }
+
+#[tokio::test]
+async fn session_end_key_revocation_and_disable_reach_the_other_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_servers(dir.path()).await;
+    let client = reqwest::Client::new();
+    let call =
+        |base: &str, method: &str, path: &str, token: Option<&str>, body: serde_json::Value| {
+            let mut req = client
+                .request(method.parse().unwrap(), format!("{base}{path}"))
+                .json(&body);
+            if let Some(t) = token {
+                req = req.bearer_auth(t);
+            }
+            async move { json_of(req.send().await.unwrap()).await }
+        };
+    let (_, admin) = call(
+        &a.base,
+        "POST",
+        "/api/auth/register",
+        None,
+        json!({"username": "boss", "password": "boss-password"}),
+    )
+    .await;
+    let admin = admin["data"]["token"].as_str().unwrap().to_owned();
+    let (_, user) = call(
+        &a.base,
+        "POST",
+        "/api/auth/register",
+        None,
+        json!({"username": "member", "password": "member-password"}),
+    )
+    .await;
+    let user_id = user["data"]["user"]["id"].as_i64().unwrap();
+    let user = user["data"]["token"].as_str().unwrap().to_owned();
+
+    // A session ended on A stops working on B.
+    let (_, second) = call(
+        &b.base,
+        "POST",
+        "/api/auth/login",
+        None,
+        json!({"username": "member", "password": "member-password"}),
+    )
+    .await;
+    let second = second["data"]["token"].as_str().unwrap().to_owned();
+    assert_eq!(profile_status(&client, &b.base, &second).await, 200);
+    let (s, _) = call(
+        &a.base,
+        "POST",
+        "/api/auth/logout",
+        Some(&second),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(
+        rejected_within(Duration::from_secs(1), &client, &b.base, &second).await,
+        "ended session still works on B"
+    );
+
+    // A key revoked on A stops working on B.
+    let (_, key) = call(
+        &b.base,
+        "POST",
+        "/api/auth/api-keys",
+        Some(&user),
+        json!({"name": "k"}),
+    )
+    .await;
+    let (key_id, key) = (
+        key["data"]["id"].as_str().unwrap().to_owned(),
+        key["data"]["key"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(profile_status(&client, &b.base, &key).await, 200);
+    let (s, _) = call(
+        &a.base,
+        "DELETE",
+        &format!("/api/auth/api-keys/{key_id}"),
+        Some(&user),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert!(
+        rejected_within(Duration::from_secs(1), &client, &b.base, &key).await,
+        "revoked key still works on B"
+    );
+
+    // A user disabled through the admin API on A is locked out on B.
+    let (s, _) = call(
+        &a.base,
+        "PATCH",
+        &format!("/api/admin/users/{user_id}"),
+        Some(&admin),
+        json!({"is_active": false}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(profile_status(&client, &a.base, &user).await, 401);
+    assert!(
+        rejected_within(Duration::from_secs(1), &client, &b.base, &user).await,
+        "disabled user still works on B"
+    );
+}
