@@ -13,6 +13,7 @@ use nanoclaw_core::{AuthMode, Config, Secret};
 use nanoclaw_store::Store;
 use tokio::net::TcpListener;
 
+use crate::accounts::cache::{AuthCache, poll_changes};
 use crate::accounts::{Accounts, Hasher};
 use crate::http;
 use crate::http::routes::catalog;
@@ -28,6 +29,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .await
         .with_context(|| format!("cannot open the database ({})", describe_target(&target)))?;
     store.migrate().await.context("database migration failed")?;
+    // Every committed change to someone's access evicts them from this process's cache.
+    let cache = std::sync::Arc::new(AuthCache::default());
+    let evict = cache.clone();
+    let store = store.with_auth_listener(std::sync::Arc::new(move |user_id| {
+        evict.forget_user(user_id)
+    }));
     if let DatabaseTarget::SqliteFile(path) = &target {
         tracing::info!(database = %path.display(), "using SQLite database");
     } else {
@@ -45,6 +52,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         &config,
         JwtKeys::new(secret.expose().as_bytes(), config.jwt_expiry),
         Hasher::new(permits),
+        cache,
         default_user_id,
     );
     Ok(AppState::new(Inner {
@@ -111,6 +119,7 @@ pub async fn serve(
             limiter.prune();
         }
     });
+    let poller = tokio::spawn(poll_changes(state.store.clone(), state.accounts.cache()));
     let app = http::router(state);
     let result = axum::serve(
         listener,
@@ -119,5 +128,6 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     pruner.abort();
+    poller.abort();
     result
 }

@@ -25,10 +25,22 @@ pub use repo::users::{AdminUpdate, NewUser, ProfileUpdate};
 /// How long a SQLite writer waits for the lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Called with a user id after every committed change to that user's access.
+pub type AuthChangeListener = std::sync::Arc<dyn Fn(i64) + Send + Sync>;
+
 /// A handle to the database (cheap to clone: it is a connection pool).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    listener: Option<AuthChangeListener>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
@@ -114,7 +126,7 @@ impl Store {
         let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
         loop {
             match Database::connect(options.clone()).await {
-                Ok(db) => return Ok(Self { db }),
+                Ok(db) => return Ok(Self { db, listener: None }),
                 Err(e)
                     if is_sqlite
                         && e.to_string().contains("database is locked")
@@ -124,6 +136,19 @@ impl Store {
                 }
                 Err(e) => return Err(StoreError::Unavailable(e.to_string())),
             }
+        }
+    }
+
+    /// This store, telling `listener` about every change it makes to someone's access (after
+    /// the change is committed), so that an in-process cache can drop what it holds.
+    pub fn with_auth_listener(mut self, listener: AuthChangeListener) -> Self {
+        self.listener = Some(listener);
+        self
+    }
+
+    pub(crate) fn changed(&self, user_id: i64) {
+        if let Some(l) = &self.listener {
+            l(user_id);
         }
     }
 

@@ -126,10 +126,22 @@ impl Accounts {
         let id = self
             .default_user_id
             .ok_or_else(|| AppError::internal("single mode without a default user"))?;
-        self.store
-            .user_by_id(id)
+        self.user_by_id(id)
             .await?
             .ok_or_else(|| AppError::internal("Default user not initialized"))
+    }
+
+    /// A user, from the cache or the database.
+    async fn user_by_id(&self, id: i64) -> ApiResult<Option<User>> {
+        if let Some(user) = self.cache.user(id) {
+            return Ok(Some(user));
+        }
+        let epoch = self.cache.epoch();
+        let user = self.store.user_by_id(id).await?;
+        if let Some(u) = &user {
+            self.cache.put_user(epoch, u);
+        }
+        Ok(user)
     }
 
     async fn caller_from_token(&self, token: &str) -> ApiResult<Caller> {
@@ -137,11 +149,19 @@ impl Accounts {
         let now = now_utc();
         let via = match &claims.jti {
             Some(jti) => {
-                let session = self
-                    .store
-                    .session_by_id(jti)
-                    .await?
-                    .ok_or_else(unauthorized)?;
+                let session = match self.cache.session(jti) {
+                    Some(s) => s,
+                    None => {
+                        let epoch = self.cache.epoch();
+                        let s = self
+                            .store
+                            .session_by_id(jti)
+                            .await?
+                            .ok_or_else(unauthorized)?;
+                        self.cache.put_session(epoch, &s);
+                        s
+                    }
+                };
                 if session.user_id != claims.user_id || !session.is_live(now) {
                     return Err(unauthorized());
                 }
@@ -149,13 +169,13 @@ impl Accounts {
                     self.store
                         .touch_session(jti, now, now - ACTIVITY_DEBOUNCE)
                         .await?;
+                    self.cache.touched(None, Some((jti, now)));
                 }
                 Via::Session(jti.clone())
             }
             None => Via::LegacyToken,
         };
         let user = self
-            .store
             .user_by_id(claims.user_id)
             .await?
             .ok_or_else(unauthorized)?;
@@ -170,17 +190,25 @@ impl Accounts {
         if !self.settings.api_keys_enabled {
             return Err(unauthorized());
         }
-        let key = self
-            .store
-            .api_key_by_hash(&opaque::digest(secret))
-            .await?
-            .ok_or_else(unauthorized)?;
+        let hash = opaque::digest(secret);
+        let key = match self.cache.key(&hash) {
+            Some(k) => k,
+            None => {
+                let epoch = self.cache.epoch();
+                let k = self
+                    .store
+                    .api_key_by_hash(&hash)
+                    .await?
+                    .ok_or_else(unauthorized)?;
+                self.cache.put_key(epoch, &hash, &k);
+                k
+            }
+        };
         let now = now_utc();
         if !key.is_live(now) {
             return Err(unauthorized());
         }
         let user = self
-            .store
             .user_by_id(key.user_id)
             .await?
             .ok_or_else(unauthorized)?;
@@ -191,6 +219,8 @@ impl Accounts {
             self.store
                 .touch_api_key(&key.id, now, now - ACTIVITY_DEBOUNCE)
                 .await?;
+            // The listing shows last use; drop the cached key so the next read is fresh.
+            self.cache.forget_user(key.user_id);
         }
         self.touch_last_seen(&user).await?;
         Ok(Caller {
@@ -207,6 +237,7 @@ impl Accounts {
             self.store
                 .touch_last_seen(user.id, now, stale_before)
                 .await?;
+            self.cache.touched(Some((user.id, now)), None);
         }
         Ok(())
     }

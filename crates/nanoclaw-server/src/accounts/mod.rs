@@ -6,6 +6,7 @@
 mod admin;
 mod api_keys;
 mod authenticate;
+pub mod cache;
 mod hashing;
 pub mod input;
 mod rate_limit;
@@ -77,6 +78,7 @@ pub struct Accounts {
     jwt: JwtKeys,
     hasher: Hasher,
     limiter: LoginLimiter,
+    cache: std::sync::Arc<cache::AuthCache>,
     /// Id of the `default` user in single mode.
     default_user_id: Option<i64>,
     /// Last time an untrusted trusted-header attempt was logged (Unix seconds).
@@ -90,6 +92,7 @@ impl Accounts {
         config: &Config,
         jwt: JwtKeys,
         hasher: Hasher,
+        cache: std::sync::Arc<cache::AuthCache>,
         default_user_id: Option<i64>,
     ) -> Self {
         Self {
@@ -110,6 +113,7 @@ impl Accounts {
             jwt,
             hasher,
             limiter: LoginLimiter::new(config.login_rate_limit),
+            cache,
             default_user_id,
             untrusted_header_logged: std::sync::atomic::AtomicI64::new(0),
         }
@@ -118,6 +122,11 @@ impl Accounts {
     /// The configured mode.
     pub fn mode(&self) -> AuthMode {
         self.settings.mode
+    }
+
+    /// The authentication cache (fed by the server's change poller).
+    pub fn cache(&self) -> std::sync::Arc<cache::AuthCache> {
+        self.cache.clone()
     }
 
     /// The login limiter (pruned periodically by the server).

@@ -67,6 +67,7 @@ impl Accounts {
         let now = now_utc();
         let upgraded = rehashed.is_some();
         self.store.record_login(user.id, now, rehashed).await?;
+        self.cache.touched(Some((user.id, now)), None);
         if upgraded {
             tracing::info!(user_id = user.id, "password hash upgraded to argon2id");
         }

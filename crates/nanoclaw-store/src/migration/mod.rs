@@ -6,6 +6,7 @@ mod lock;
 mod m20261127_000001_nanoclaw_schema;
 mod m20261127_000002_user_token_version;
 mod m20261127_000003_accounts;
+mod m20261127_000004_auth_changes;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_nanoclaw_schema::Migration),
             Box::new(m20261127_000002_user_token_version::Migration),
             Box::new(m20261127_000003_accounts::Migration),
+            Box::new(m20261127_000004_auth_changes::Migration),
         ]
     }
 }

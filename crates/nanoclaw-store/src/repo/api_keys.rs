@@ -85,6 +85,9 @@ impl Store {
             .filter(Column::UserId.eq(uid))
             .exec(&self.db)
             .await?;
+        if res.rows_affected > 0 {
+            self.note_auth_change(user_id).await?;
+        }
         Ok(res.rows_affected > 0)
     }
 
@@ -93,11 +96,15 @@ impl Store {
         let Some(uid) = id_of(user_id) else {
             return Ok(0);
         };
-        Ok(ApiKeys::delete_many()
+        let n = ApiKeys::delete_many()
             .filter(Column::UserId.eq(uid))
             .exec(&self.db)
             .await?
-            .rows_affected)
+            .rows_affected;
+        if n > 0 {
+            self.note_auth_change(user_id).await?;
+        }
+        Ok(n)
     }
 
     /// Records a use unless one was recorded after `stale_before`.

@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod auth_changes;
 pub mod reset_tokens;
 pub mod sessions;
 pub mod users;

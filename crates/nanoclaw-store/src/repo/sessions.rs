@@ -96,6 +96,9 @@ impl Store {
             .filter(Column::RevokedAt.is_null())
             .exec(&self.db)
             .await?;
+        if res.rows_affected > 0 {
+            self.note_auth_change(user_id).await?;
+        }
         Ok(res.rows_affected > 0)
     }
 
@@ -116,7 +119,11 @@ impl Store {
         if let Some(k) = keep {
             q = q.filter(Column::Id.ne(k));
         }
-        Ok(q.exec(&self.db).await?.rows_affected)
+        let n = q.exec(&self.db).await?.rows_affected;
+        if n > 0 {
+            self.note_auth_change(user_id).await?;
+        }
+        Ok(n)
     }
 
     /// Records activity on a session unless it was recorded after `stale_before`.
@@ -150,6 +157,11 @@ impl Store {
             .filter(Column::ExpiresAt.gt(now))
             .exec(&self.db)
             .await?;
+        if res.rows_affected > 0
+            && let Some(session) = self.session_by_id(id).await?
+        {
+            self.note_auth_change(session.user_id).await?;
+        }
         Ok(res.rows_affected > 0)
     }
 }

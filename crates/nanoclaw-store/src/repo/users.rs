@@ -230,6 +230,7 @@ impl Store {
                 }
                 Err(e) => return Err(e.into()),
             }
+            self.note_auth_change(id).await?;
         }
         self.user_by_id(id).await
     }
@@ -244,6 +245,7 @@ impl Store {
             .filter(Column::Id.eq(key))
             .exec(&self.db)
             .await?;
+        self.note_auth_change(id).await?;
         Ok(res.rows_affected > 0)
     }
 
@@ -325,7 +327,9 @@ impl Store {
             Err(e) => return Err(e.into()),
         }
         let updated = Users::find_by_id(key).one(&txn).await?.map(User::from);
+        super::auth_changes::note(&txn, id).await?;
         txn.commit().await?;
+        self.changed(id);
         Ok(updated)
     }
 
@@ -372,7 +376,9 @@ impl Store {
             ))
             .await?;
         }
+        super::auth_changes::note(&txn, id).await?;
         txn.commit().await?;
+        self.changed(id);
         Ok(true)
     }
 
@@ -385,6 +391,7 @@ impl Store {
             .filter(Column::Id.eq(key))
             .exec(&self.db)
             .await?;
+        self.note_auth_change(id).await?;
         Ok(())
     }
 
