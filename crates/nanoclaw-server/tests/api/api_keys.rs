@@ -121,10 +121,7 @@ async fn bad_key_requests_and_expired_keys() {
     let key = b["data"]["key"].as_str().unwrap().to_owned();
     assert_eq!(app.profile(Some(&key)).await.0, 200);
     // Move its expiry into the past directly in the database.
-    let url = match app.config.database_target() {
-        nanoclaw_core::config::DatabaseTarget::SqliteFile(p) => format!("sqlite://{}", p.display()),
-        nanoclaw_core::config::DatabaseTarget::Url(u) => u.expose().to_owned(),
-    };
+    let url = app.database_url();
     let db = Database::connect(url).await.unwrap();
     db.execute_unprepared("UPDATE api_keys SET expires_at = '2020-01-01 00:00:00'")
         .await

@@ -339,3 +339,15 @@ impl TestApp {
         body["data"]["items"].as_array().unwrap().clone()
     }
 }
+
+impl TestApp {
+    /// A URL for opening this server's database directly (SQLite file or server URL).
+    pub fn database_url(&self) -> String {
+        match self.config.database_target() {
+            nanoclaw_core::config::DatabaseTarget::SqliteFile(p) => {
+                format!("sqlite://{}", p.display())
+            }
+            nanoclaw_core::config::DatabaseTarget::Url(u) => u.expose().to_owned(),
+        }
+    }
+}

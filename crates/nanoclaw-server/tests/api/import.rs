@@ -140,10 +140,7 @@ async fn imports_a_legacy_database_keeping_ids_timestamps_and_passwords() {
 
     // Conversations and messages keep ids and timestamps; a conversation whose project is gone
     // is kept, unbound.
-    let url = match app.config.database_target() {
-        nanoclaw_core::config::DatabaseTarget::SqliteFile(p) => format!("sqlite://{}", p.display()),
-        nanoclaw_core::config::DatabaseTarget::Url(u) => u.expose().to_owned(),
-    };
+    let url = app.database_url();
     let db = Database::connect(url).await.unwrap();
     let rows = db
         .query_all_raw(sea_orm::Statement::from_string(
