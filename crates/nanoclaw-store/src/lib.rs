@@ -129,11 +129,14 @@ impl Store {
         migration::run(&self.db).await.map_err(StoreError::from)
     }
 
-    /// True when every known migration has been applied.
+    /// True when every known migration has been applied. Read-only (never creates the
+    /// migration table), so readiness probes can call it often.
     pub async fn is_migrated(&self) -> Result<bool, StoreError> {
-        Ok(migration::Migrator::get_pending_migrations(&self.db)
-            .await?
-            .is_empty())
+        Ok(
+            migration::Migrator::get_pending_migrations_read_only(&self.db)
+                .await?
+                .is_empty(),
+        )
     }
 
     /// `sqlite`, `postgresql` or `mysql`.

@@ -14,6 +14,7 @@ mod db_outage;
 mod input_validation;
 mod legacy_and_interop;
 mod multi_mode;
+mod ops;
 mod rate_limit;
 mod routing;
 mod scale_out;
