@@ -1,10 +1,12 @@
 //! `nanoclaw`: serve the API or run an operator command.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
 use nanoclaw_core::Config;
+use nanoclaw_core::config::{Loaded, LogFormat};
 use nanoclaw_server::app;
 use nanoclaw_server::cli::{Cli, Command};
 use nanoclaw_store::Store;
@@ -15,14 +17,22 @@ const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
-    let config = match load_config(&cli) {
-        Ok(config) => config,
+    let loaded = match load_config(&cli) {
+        Ok(loaded) => loaded,
         Err(message) => {
             eprintln!("nanoclaw: {message}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let command = cli.command.unwrap_or(Command::Serve);
+    init_logging(loaded.config.log_format);
+    if !loaded.from_file {
+        tracing::info!(path = %cli.config.display(), "no config file; using defaults");
+    }
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let config = loaded.config;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -34,7 +44,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await,
             Command::Import { from, merge } => {
@@ -51,36 +61,48 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Logs to stderr, filtered by `RUST_LOG`; JSON lines or human-readable ones per `log_format`.
+/// A request's lines carry its span (`request_id`, `method`, `path`).
+fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    let terminal = std::io::stderr().is_terminal();
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Pretty => false,
+        LogFormat::Auto => !terminal,
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         // The default reports a failed log write with eprintln!, which panics when stderr is a
         // closed pipe: a dead log collector must not take the server down with it.
-        .log_internal_errors(false)
-        .init();
+        .log_internal_errors(false);
+    if json {
+        // Event fields at the top level next to `message`; every enclosing span (so the
+        // request span's `request_id` even under nested spans) in `spans`.
+        builder
+            .with_ansi(false)
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .init();
+    } else {
+        builder.with_ansi(terminal).init();
+    }
 }
 
-fn load_config(cli: &Cli) -> Result<Config, String> {
-    let loaded = Config::load(&cli.config).map_err(|e| e.to_string())?;
-    if !loaded.from_file {
-        tracing::info!(path = %cli.config.display(), "no config file; using defaults");
-    }
-    for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
-    }
-    let mut config = loaded.config;
+/// The configuration file with the environment and `--host`/`--port` applied.
+fn load_config(cli: &Cli) -> Result<Loaded, String> {
+    let mut loaded = Config::load(&cli.config).map_err(|e| e.to_string())?;
     if let Some(host) = &cli.host {
-        config.backend_host = host.clone();
+        loaded.config.backend_host = host.clone();
     }
     if let Some(port) = cli.port {
-        config.backend_port = port;
+        loaded.config.backend_port = port;
     }
-    Ok(config)
+    Ok(loaded)
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

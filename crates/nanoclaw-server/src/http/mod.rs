@@ -3,6 +3,7 @@
 pub mod body;
 pub mod envelope;
 pub mod extract;
+pub mod request_id;
 pub mod routes;
 pub mod user_view;
 
@@ -12,14 +13,19 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
+use tower::util::MapRequestLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{AppError, error_response};
 use crate::state::AppState;
 
 /// Every route of the server, with the envelope for unknown paths, wrong methods and panics.
+///
+/// Layers, outermost first: request id, its echo on the response, the request's log span, panic
+/// catching, CORS.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors_origins);
     Router::new()
@@ -30,8 +36,13 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .with_state(state)
         .layer(cors)
-        .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::extract::Request| request_id::span(req)),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id::X_REQUEST_ID))
+        .layer(MapRequestLayer::new(request_id::ensure))
 }
 
 /// Preflights are always answered; only listed origins get CORS headers (none by default,
@@ -41,6 +52,12 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .iter()
         .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
         .collect();
+    // The expose header goes on every response, so only when some origin may read it.
+    let expose: &[header::HeaderName] = if allowed.is_empty() {
+        &[]
+    } else {
+        &[request_id::X_REQUEST_ID]
+    };
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([
@@ -50,7 +67,12 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             Method::PATCH,
             Method::DELETE,
         ])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            request_id::X_REQUEST_ID,
+        ])
+        .expose_headers(expose.to_vec())
         .max_age(Duration::from_secs(600))
 }
 

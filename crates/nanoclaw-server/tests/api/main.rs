@@ -15,6 +15,7 @@ mod input_validation;
 mod legacy_and_interop;
 mod multi_mode;
 mod ops;
+mod ops_cli;
 mod rate_limit;
 mod routing;
 mod scale_out;

@@ -1,0 +1,122 @@
+//! Operations through the binary: log formats, request ids in log lines, no secrets in logs.
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{listening_addr, start_binary, wait_for_line};
+
+const SECRETS: [&str; 5] = [
+    "jwt-secret-value-0123456789abcdef-xyz",
+    "db-password-value",
+    "url-password-value",
+    "sk-api-key-value",
+    "sk-second-key-value",
+];
+
+/// The `request_id` of the request span a JSON log line was written in.
+fn request_id_of(line: &Value) -> Option<&str> {
+    line["spans"]
+        .as_array()?
+        .iter()
+        .find_map(|span| span["request_id"].as_str())
+}
+
+#[tokio::test]
+async fn json_logs_carry_request_ids_and_never_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.yml"),
+        format!(
+            "auth_mode: multi\njwt_secret: {}\nlogin_rate_limit: 0\n\
+             models: [{{id: m1, name: M1, api_url: 'https://llm.example/v1', api_key: {}}}]\n",
+            SECRETS[0], SECRETS[3]
+        ),
+    )
+    .unwrap();
+    // stderr is a pipe: JSON by default.
+    let (mut child, rx) = start_binary(dir.path(), &["--port", "0"]);
+    let mut lines = wait_for_line(&rx, "listening on http://");
+    let addr = listening_addr(&lines);
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("http://{addr}{path}");
+    let password = "user-password-value";
+    let register: Value = client
+        .post(url("/api/auth/register"))
+        .json(&json!({"username": "logger", "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = register["data"]["token"].as_str().unwrap().to_owned();
+    let wrong = "wrong-password-value";
+    let resp = client
+        .post(url("/api/auth/login"))
+        .header("x-request-id", "ops-log-id-1")
+        .json(&json!({"username": "logger", "password": wrong}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    lines.extend(wait_for_line(&rx, "login failed"));
+    let failed: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(failed["message"], "login failed");
+    assert_eq!(request_id_of(&failed), Some("ops-log-id-1"), "{failed}");
+    assert_eq!(failed["level"], "INFO");
+
+    let resp = client
+        .get(url("/api/auth/profile"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    lines.extend(wait_for_line(&rx, "shut down cleanly"));
+    assert!(child.wait().unwrap().success());
+
+    for line in &lines {
+        let parsed: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("{line}"));
+        assert!(
+            parsed["level"].is_string() && parsed["message"].is_string(),
+            "{line}"
+        );
+        for secret in [SECRETS[0], SECRETS[3], password, wrong, token.as_str()] {
+            assert!(!line.contains(secret), "logged a secret: {line}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn pretty_logs_are_plain_lines_with_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.yml"),
+        "auth_mode: multi\njwt_secret: integration-test-secret-0123456789abcdef\n\
+         login_rate_limit: 0\nlog_format: pretty\n",
+    )
+    .unwrap();
+    let (mut child, rx) = start_binary(dir.path(), &["--port", "0"]);
+    let lines = wait_for_line(&rx, "listening on http://");
+    assert!(lines.iter().all(|l| !l.starts_with('{')), "{lines:#?}");
+    let addr = listening_addr(&lines);
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/api/auth/login"))
+        .header("x-request-id", "ops-log-id-2")
+        .json(&json!({"username": "nobody", "password": "whatever-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let failed = wait_for_line(&rx, "login failed");
+    let line = failed.last().unwrap();
+    assert!(line.contains("request_id=ops-log-id-2"), "{line}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
