@@ -6,4 +6,5 @@ pub mod cli;
 pub mod error;
 pub mod http;
 pub mod import_cmd;
+pub mod metrics;
 pub mod state;

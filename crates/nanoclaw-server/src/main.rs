@@ -108,10 +108,25 @@ fn load_config(cli: &Cli) -> Result<Loaded, String> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = (config.backend_host.clone(), config.backend_port);
     let mode = config.auth_mode;
+    let metrics_addr = config.metrics_addr;
     let state = app::build_state(config).await?;
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {}:{}", addr.0, addr.1))?;
+    if let Some(metrics_addr) = metrics_addr {
+        let metrics = tokio::net::TcpListener::bind(metrics_addr)
+            .await
+            .with_context(|| format!("cannot listen on metrics_addr {metrics_addr}"))?;
+        let local = metrics.local_addr().context("listener has no address")?;
+        // Not "listening on http://": scripts look for that phrase to find the API address.
+        tracing::info!("metrics exporter at http://{local}/metrics");
+        let store = state.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = nanoclaw_server::metrics::serve(metrics, store).await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
     let local = listener.local_addr().context("listener has no address")?;
     tracing::info!(mode = mode.as_str(), "nanoclaw listening on http://{local}");
     app::serve(listener, state, shutdown_signal())

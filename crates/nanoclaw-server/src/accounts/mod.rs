@@ -141,10 +141,12 @@ impl Accounts {
             (Some(user), true) => user,
             _ => {
                 tracing::info!(username = %input.username, %ip, "login failed");
+                metrics::counter!(crate::metrics::LOGINS, "outcome" => "failure").increment(1);
                 return Err(AppError::Unauthorized(BAD_CREDENTIALS.into()));
             }
         };
         if !user.is_active {
+            metrics::counter!(crate::metrics::LOGINS, "outcome" => "failure").increment(1);
             return Err(AppError::Forbidden("Account is disabled".into()));
         }
         let rehashed = if verdict == Verification::ValidNeedsRehash {
@@ -159,6 +161,7 @@ impl Accounts {
             tracing::info!(user_id = user.id, "password hash upgraded to argon2id");
         }
         tracing::info!(user_id = user.id, %ip, "login");
+        metrics::counter!(crate::metrics::LOGINS, "outcome" => "success").increment(1);
         let user = User {
             last_login_at: Some(now),
             ..user

@@ -3,6 +3,7 @@
 pub mod body;
 pub mod envelope;
 pub mod extract;
+pub mod metrics_layer;
 pub mod request_id;
 pub mod routes;
 pub mod user_view;
@@ -24,11 +25,12 @@ use crate::state::AppState;
 
 /// Every route of the server, with the envelope for unknown paths, wrong methods and panics.
 ///
-/// Layers, outermost first: request id, its echo on the response, the request's log span, panic
-/// catching, CORS.
+/// Layers, outermost first: metrics (only when `metrics_addr` is set), request id, its echo on
+/// the response, the request's log span, panic catching, CORS.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors_origins);
-    Router::new()
+    let metrics = state.config.metrics_addr.is_some();
+    let router = Router::new()
         .merge(routes::auth::router())
         .merge(routes::catalog::router())
         .merge(routes::health::router())
@@ -42,7 +44,12 @@ pub fn router(state: AppState) -> Router {
                 .make_span_with(|req: &axum::extract::Request| request_id::span(req)),
         )
         .layer(PropagateRequestIdLayer::new(request_id::X_REQUEST_ID))
-        .layer(MapRequestLayer::new(request_id::ensure))
+        .layer(MapRequestLayer::new(request_id::ensure));
+    if metrics {
+        router.layer(metrics_layer::HttpMetricsLayer::new())
+    } else {
+        router
+    }
 }
 
 /// Preflights are always answered; only listed origins get CORS headers (none by default,

@@ -1,4 +1,7 @@
-//! Operations over HTTP: health and readiness, request ids.
+//! Operations over HTTP: health and readiness, request ids, Prometheus metrics on their own
+//! listener.
+
+use std::net::SocketAddr;
 
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::json;
@@ -143,4 +146,127 @@ async fn allowed_origins_may_send_and_read_request_ids() {
         resp.headers()["access-control-expose-headers"],
         "x-request-id"
     );
+}
+
+/// Serves the exporter of `app` on a fresh loopback port.
+async fn spawn_metrics(app: &TestApp) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(nanoclaw_server::metrics::serve(listener, app.store.clone()));
+    addr
+}
+
+/// The value of the first sample line of `name` whose labels include every one of `labels`.
+fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .find(|l| labels.iter().all(|want| l.contains(want)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_listener_only() {
+    let app = spawn_app(
+        "auth_mode: multi\njwt_secret: integration-test-secret-0123456789abcdef\n\
+         login_rate_limit: 2\nmetrics_addr: 127.0.0.1:0\n",
+    )
+    .await;
+    let metrics = spawn_metrics(&app).await;
+
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/models", None).await.status(), 200);
+    }
+    assert_eq!(app.get("/no/such/route", None).await.status(), 404);
+    let other = TestApp::client_from("127.0.0.2");
+    let resp = other
+        .post(app.url("/api/auth/register"))
+        .json(&json!({"username": "metered", "password": "metered-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(app.login("metered", "wrong-password").await.0, 401);
+    assert_eq!(app.login("metered", "metered-password").await.0, 200);
+    assert_eq!(app.login("metered", "metered-password").await.0, 429);
+
+    // The public port has no /metrics.
+    let (s, b) = json_of(app.get("/metrics", None).await).await;
+    assert_error(s, &b, 404, "Not found");
+
+    let resp = reqwest::get(format!("http://{metrics}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = resp.text().await.unwrap();
+    let models = [
+        r#"method="GET""#,
+        r#"route="/api/models""#,
+        r#"status="200""#,
+    ];
+    assert!(
+        sample(&text, "nanoclaw_http_requests_total", &models).unwrap() >= 3.0,
+        "{text}"
+    );
+    let bucket = [&models[..], &[r#"le="+Inf""#]].concat();
+    assert!(
+        sample(
+            &text,
+            "nanoclaw_http_request_duration_seconds_bucket",
+            &bucket
+        )
+        .unwrap()
+            >= 3.0,
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "nanoclaw_http_request_duration_seconds_count",
+            &models
+        )
+        .is_some()
+    );
+    let unmatched = [r#"route="unmatched""#, r#"status="404""#];
+    assert!(sample(&text, "nanoclaw_http_requests_total", &unmatched).unwrap() >= 1.0);
+    assert!(
+        !text.contains("/no/such/route"),
+        "raw paths are never labels"
+    );
+    let login = [
+        r#"route="/api/auth/login""#,
+        r#"method="POST""#,
+        r#"status="429""#,
+    ];
+    assert!(sample(&text, "nanoclaw_http_requests_total", &login).unwrap() >= 1.0);
+    assert!(sample(&text, "nanoclaw_http_requests_in_flight", &[]).is_some());
+    // Counters are process-wide; other tests may add to them.
+    assert!(sample(&text, "nanoclaw_logins_total", &[r#"outcome="success""#]).unwrap() >= 1.0);
+    assert!(sample(&text, "nanoclaw_logins_total", &[r#"outcome="failure""#]).unwrap() >= 1.0);
+    assert!(sample(&text, "nanoclaw_rate_limit_trips_total", &[]).unwrap() >= 1.0);
+    assert!(sample(&text, "nanoclaw_db_pool_connections", &[r#"state="idle""#]).is_some());
+    assert!(
+        sample(
+            &text,
+            "nanoclaw_db_pool_connections",
+            &[r#"state="in_use""#]
+        )
+        .is_some()
+    );
+    assert!(sample(&text, "nanoclaw_db_pool_max_connections", &[]).unwrap() >= 1.0);
+    assert!(text.contains("# TYPE nanoclaw_http_request_duration_seconds histogram"));
+
+    // The exporter serves nothing else.
+    let resp = reqwest::get(format!("http://{metrics}/api/models"))
+        .await
+        .unwrap();
+    let (s, b) = json_of(resp).await;
+    assert_error(s, &b, 404, "Not found");
 }

@@ -1,4 +1,5 @@
-//! Operations through the binary: log formats, request ids in log lines, no secrets in logs.
+//! Operations through the binary: log formats, request ids in log lines, no secrets in logs, the
+//! metrics listener of `serve`.
 
 use std::process::Command;
 
@@ -28,7 +29,7 @@ async fn json_logs_carry_request_ids_and_never_secrets() {
     std::fs::write(
         dir.path().join("config.yml"),
         format!(
-            "auth_mode: multi\njwt_secret: {}\nlogin_rate_limit: 0\n\
+            "auth_mode: multi\njwt_secret: {}\nlogin_rate_limit: 0\nmetrics_addr: 127.0.0.1:0\n\
              models: [{{id: m1, name: M1, api_url: 'https://llm.example/v1', api_key: {}}}]\n",
             SECRETS[0], SECRETS[3]
         ),
@@ -38,6 +39,19 @@ async fn json_logs_carry_request_ids_and_never_secrets() {
     let (mut child, rx) = start_binary(dir.path(), &["--port", "0"]);
     let mut lines = wait_for_line(&rx, "listening on http://");
     let addr = listening_addr(&lines);
+    let metrics_line = lines
+        .iter()
+        .find(|l| l.contains("metrics exporter at http://"))
+        .expect("metrics line before the listening line");
+    let metrics: String = metrics_line
+        .split("metrics exporter at http://")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || ".:[]".contains(*c))
+        .collect();
+    assert_ne!(metrics, addr);
+
     let client = reqwest::Client::new();
     let url = |path: &str| format!("http://{addr}{path}");
     let password = "user-password-value";
@@ -73,6 +87,17 @@ async fn json_logs_carry_request_ids_and_never_secrets() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    let scraped = reqwest::get(format!("http://{metrics}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        scraped.contains(r#"route="/api/auth/login""#) && scraped.contains("nanoclaw_logins_total"),
+        "{scraped}"
+    );
+
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
