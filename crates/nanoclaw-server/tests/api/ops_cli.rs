@@ -1,11 +1,52 @@
-//! Operations through the binary: log formats, request ids in log lines, no secrets in logs, the
-//! metrics listener of `serve`.
+//! Operations through the binary: `--version`, `config check`, log formats, request ids in log
+//! lines, no secrets in logs, the metrics listener of `serve`.
 
 use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{listening_addr, start_binary, wait_for_line};
+use crate::helpers::{BIN, listening_addr, start_binary, wait_for_line};
+
+fn run(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn version_names_the_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, _) = run(dir.path(), &["--version"]);
+    assert_eq!(code, Some(0));
+    let commit = env!("NANOCLAW_GIT_COMMIT");
+    assert_eq!(
+        stdout,
+        format!("nanoclaw {} (commit {commit})\n", env!("CARGO_PKG_VERSION"))
+    );
+    // Built inside a git checkout, the commit is the checkout's.
+    let head = Command::new("git")
+        .args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "rev-parse",
+            "--short",
+            "HEAD",
+        ])
+        .output();
+    if let Ok(head) = head
+        && head.status.success()
+    {
+        assert_eq!(commit, String::from_utf8_lossy(&head.stdout).trim());
+    }
+}
 
 const SECRETS: [&str; 5] = [
     "jwt-secret-value-0123456789abcdef-xyz",
@@ -14,6 +55,93 @@ const SECRETS: [&str; 5] = [
     "sk-api-key-value",
     "sk-second-key-value",
 ];
+
+#[test]
+fn config_check_prints_effective_settings_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ops.yml"),
+        format!(
+            "auth_mode: multi\njwt_secret: {}\ndb_password: {}\n\
+             database_url: 'postgres://app:{}@db.internal:5432/claw'\n\
+             models:\n  - {{id: m1, name: M1, api_url: 'https://llm.example/v1', api_key: {}}}\n\
+             \x20 - {{id: m2, name: M2, api_url: 'https://llm.example/v1', api_key: '${{SECOND_KEY}}'}}\n\
+             metrics_addr: 127.0.0.1:9100\nlog_format: json\ncolour: blue\n",
+            SECRETS[0], SECRETS[1], SECRETS[2], SECRETS[3]
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["config", "check", "--config", "ops.yml", "--port", "8088"])
+        .current_dir(dir.path())
+        .env("SECOND_KEY", SECRETS[4])
+        .env("NANOCLAW__JWT_EXPIRY", "3600")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for secret in SECRETS {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret}: {stdout}\n{stderr}"
+        );
+    }
+    for want in [
+        "jwt_secret: '[redacted]'",
+        "db_password: '[redacted]'",
+        "database_url: postgres://app:[redacted]@db.internal:5432/claw",
+        "# database: postgres://app:[redacted]@db.internal:5432/claw",
+        "api_key: '[redacted]'",
+        "metrics_addr: 127.0.0.1:9100",
+        "log_format: json",
+        "auth_mode: multi",
+        "backend_port: 8088",
+        "jwt_expiry: 3600",
+        "ops.yml: valid",
+    ] {
+        assert!(stdout.contains(want), "{want:?} missing:\n{stdout}");
+    }
+    assert_eq!(
+        stdout.matches("api_key: '[redacted]'").count(),
+        2,
+        "{stdout}"
+    );
+    // Warnings go to stderr; stdout stays YAML.
+    assert!(stderr.contains("colour"), "{stderr}");
+    assert!(!stdout.contains("colour"));
+}
+
+#[test]
+fn config_check_fails_with_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, key) in [
+        ("metrics_addr: localhost\n", "metrics_addr"),
+        ("log_format: xml\n", "log_format"),
+        ("backend_port: lots\n", "backend_port"),
+    ] {
+        std::fs::write(dir.path().join("config.yml"), text).unwrap();
+        let (code, stdout, stderr) = run(dir.path(), &["config", "check"]);
+        assert_eq!(code, Some(2), "{text}");
+        assert!(stdout.is_empty(), "{stdout}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(
+            lines[0].starts_with("nanoclaw: ") && lines[0].contains(key),
+            "{stderr}"
+        );
+    }
+    // Checking a file that is not there is an error, not the defaults.
+    let (code, stdout, stderr) = run(dir.path(), &["config", "check", "-c", "missing.yml"]);
+    assert_eq!(code, Some(2));
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("missing.yml") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
 
 /// The `request_id` of the request span a JSON log line was written in.
 fn request_id_of(line: &Value) -> Option<&str> {
