@@ -1,8 +1,10 @@
 //! Operations through the binary: `--version`, `config check`, log formats, request ids in log
 //! lines, no secrets in logs, the metrics listener of `serve`.
 
+use std::path::Path;
 use std::process::Command;
 
+use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
 use crate::helpers::{BIN, listening_addr, start_binary, wait_for_line};
@@ -143,6 +145,29 @@ fn config_check_fails_with_one_line_naming_the_key() {
     );
 }
 
+/// Makes the server started in `dir` unready (a migration row removed from its SQLite file) and
+/// probes `/readyz` with `request_id`: a 503, whose warning and error lines are logged while the
+/// request is handled. (A request-scoped log line that no account code owns.)
+async fn unready_probe(dir: &Path, addr: &str, request_id: &str) {
+    let file = dir.join("data/nano_claw.db");
+    let db = Database::connect(format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    db.execute_unprepared(
+        "DELETE FROM seaql_migrations WHERE version = 'm20261127_000001_nanoclaw_schema'",
+    )
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+    let resp = reqwest::Client::new()
+        .get(format!("http://{addr}/readyz"))
+        .header("x-request-id", request_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+}
+
 /// The `request_id` of the request span a JSON log line was written in.
 fn request_id_of(line: &Value) -> Option<&str> {
     line["spans"]
@@ -202,12 +227,6 @@ async fn json_logs_carry_request_ids_and_never_secrets() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 401);
-    lines.extend(wait_for_line(&rx, "login failed"));
-    let failed: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
-    assert_eq!(failed["message"], "login failed");
-    assert_eq!(request_id_of(&failed), Some("ops-log-id-1"), "{failed}");
-    assert_eq!(failed["level"], "INFO");
-
     let resp = client
         .get(url("/api/auth/profile"))
         .bearer_auth(&token)
@@ -225,6 +244,21 @@ async fn json_logs_carry_request_ids_and_never_secrets() {
         scraped.contains(r#"route="/api/auth/login""#) && scraped.contains("nanoclaw_logins_total"),
         "{scraped}"
     );
+
+    unready_probe(dir.path(), &addr, "ops-log-id-1").await;
+    lines.extend(wait_for_line(&rx, "response failed"));
+    for (message, level) in [
+        ("database unavailable", "WARN"),
+        ("response failed", "ERROR"),
+    ] {
+        let line: Value = lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|l| l["message"] == message)
+            .unwrap_or_else(|| panic!("no {message:?} line in {lines:#?}"));
+        assert_eq!(line["level"], level, "{line}");
+        assert_eq!(request_id_of(&line), Some("ops-log-id-1"), "{line}");
+    }
 
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -259,16 +293,9 @@ async fn pretty_logs_are_plain_lines_with_the_request_id() {
     let lines = wait_for_line(&rx, "listening on http://");
     assert!(lines.iter().all(|l| !l.starts_with('{')), "{lines:#?}");
     let addr = listening_addr(&lines);
-    let resp = reqwest::Client::new()
-        .post(format!("http://{addr}/api/auth/login"))
-        .header("x-request-id", "ops-log-id-2")
-        .json(&json!({"username": "nobody", "password": "whatever-password"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 401);
-    let failed = wait_for_line(&rx, "login failed");
-    let line = failed.last().unwrap();
+    unready_probe(dir.path(), &addr, "ops-log-id-2").await;
+    let logged = wait_for_line(&rx, "database unavailable");
+    let line = logged.last().unwrap();
     assert!(line.contains("request_id=ops-log-id-2"), "{line}");
     let _ = child.kill();
     let _ = child.wait();
