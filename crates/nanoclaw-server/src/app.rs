@@ -41,6 +41,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         tracing::info!(backend = store.backend_name(), "using database");
     }
 
+    if config.metrics_addr.is_some() {
+        crate::metrics::install().map_err(|e| anyhow::anyhow!("cannot install metrics: {e}"))?;
+    }
+
     let secret = jwt_secret(&config)?;
     let default_user_id = match config.auth_mode {
         AuthMode::Single => Some(store.ensure_default_user(now_utc()).await?.id),

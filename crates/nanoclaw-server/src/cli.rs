@@ -4,9 +4,17 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// The version and the commit built from, as `--version` prints it: `0.1.0 (commit 1a2b3c4)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("NANOCLAW_GIT_COMMIT"),
+    ")"
+);
+
 /// nanoclaw: a self-hosted LLM assistant server, wire-compatible with nanoClaw.
 #[derive(Debug, Parser)]
-#[command(name = "nanoclaw", version, about)]
+#[command(name = "nanoclaw", version = VERSION, about)]
 pub struct Cli {
     /// Configuration file (a missing file means built-in defaults).
     #[arg(
@@ -56,6 +64,20 @@ pub enum Command {
         #[arg(long)]
         merge: bool,
     },
+    /// Configuration commands.
+    Config {
+        /// What to do with the configuration.
+        #[command(subcommand)]
+        action: ConfigCommand,
+    },
+}
+
+/// `nanoclaw config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the config file and print the effective settings, secrets redacted (exit 0 when
+    /// valid, 2 with the error otherwise).
+    Check,
 }
 
 /// `nanoclaw user …`.

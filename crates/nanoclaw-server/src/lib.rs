@@ -6,5 +6,6 @@ pub mod cli;
 pub mod error;
 pub mod http;
 pub mod import_cmd;
+pub mod metrics;
 pub mod state;
 pub mod user_cmd;

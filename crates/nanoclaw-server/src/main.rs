@@ -1,12 +1,14 @@
 //! `nanoclaw`: serve the API or run an operator command.
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
+use nanoclaw_core::config::{DatabaseTarget, Loaded, LogFormat, redact_url};
 use nanoclaw_core::{AuthMode, Config};
 use nanoclaw_server::app;
-use nanoclaw_server::cli::{Cli, Command};
+use nanoclaw_server::cli::{Cli, Command, ConfigCommand};
 use nanoclaw_store::Store;
 use tracing_subscriber::EnvFilter;
 
@@ -15,14 +17,29 @@ const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
-    let config = match load_config(&cli) {
-        Ok(config) => config,
+    let loaded = match load_config(&cli) {
+        Ok(loaded) => loaded,
         Err(message) => {
             eprintln!("nanoclaw: {message}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    let insecure_allow_remote = cli.insecure_allow_remote;
+    let command = match cli.command {
+        Some(Command::Config {
+            action: ConfigCommand::Check,
+        }) => return config_check(&cli, &loaded),
+        Some(command) => command,
+        None => Command::Serve,
+    };
+    init_logging(loaded.config.log_format);
+    if !loaded.from_file {
+        tracing::info!(path = %cli.config.display(), "no config file; using defaults");
+    }
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let config = loaded.config;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -34,13 +51,15 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => serve(config, cli.insecure_allow_remote).await,
+        match command {
+            Command::Serve => serve(config, insecure_allow_remote).await,
             Command::User { action } => nanoclaw_server::user_cmd::run(config, action).await,
             Command::Migrate => migrate(config).await,
             Command::Import { from, merge } => {
                 nanoclaw_server::import_cmd::run(&config, &from, merge).await
             }
+            // Answered above, before logging starts.
+            Command::Config { .. } => Ok(()),
         }
     });
     match result {
@@ -52,36 +71,81 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+/// Logs to stderr, filtered by `RUST_LOG`; JSON lines or human-readable ones per `log_format`.
+/// A request's lines carry its span (`request_id`, `method`, `path`).
+fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    let terminal = std::io::stderr().is_terminal();
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Pretty => false,
+        LogFormat::Auto => !terminal,
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         // The default reports a failed log write with eprintln!, which panics when stderr is a
         // closed pipe: a dead log collector must not take the server down with it.
-        .log_internal_errors(false)
-        .init();
+        .log_internal_errors(false);
+    if json {
+        // Event fields at the top level next to `message`; every enclosing span (so the
+        // request span's `request_id` even under nested spans) in `spans`.
+        builder
+            .with_ansi(false)
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .init();
+    } else {
+        builder.with_ansi(terminal).init();
+    }
 }
 
-fn load_config(cli: &Cli) -> Result<Config, String> {
-    let loaded = Config::load(&cli.config).map_err(|e| e.to_string())?;
-    if !loaded.from_file {
-        tracing::info!(path = %cli.config.display(), "no config file; using defaults");
-    }
-    for warning in &loaded.warnings {
-        tracing::warn!("{warning}");
-    }
-    let mut config = loaded.config;
+/// The configuration file with the environment and `--host`/`--port` applied.
+fn load_config(cli: &Cli) -> Result<Loaded, String> {
+    let mut loaded = Config::load(&cli.config).map_err(|e| e.to_string())?;
     if let Some(host) = &cli.host {
-        config.backend_host = host.clone();
+        loaded.config.backend_host = host.clone();
     }
     if let Some(port) = cli.port {
-        config.backend_port = port;
+        loaded.config.backend_port = port;
     }
-    Ok(config)
+    Ok(loaded)
+}
+
+/// `nanoclaw config check`: the effective settings as YAML on stdout, secrets redacted;
+/// warnings on stderr. A missing file is an error here (`serve` would use the defaults).
+fn config_check(cli: &Cli, loaded: &Loaded) -> ExitCode {
+    if !loaded.from_file {
+        eprintln!(
+            "nanoclaw: {}: no such file (serve would start with the built-in defaults)",
+            cli.config.display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let settings = match yaml_serde::to_string(&loaded.config) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("nanoclaw: cannot print the settings: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for warning in &loaded.warnings {
+        eprintln!("nanoclaw: warning: {warning}");
+    }
+    let database = match loaded.config.database_target() {
+        DatabaseTarget::SqliteFile(path) => format!("SQLite file {}", path.display()),
+        DatabaseTarget::Url(url) => redact_url(url.expose()),
+    };
+    // A closed stdout (`| head`) is not worth a panic.
+    let _ = write!(
+        std::io::stdout().lock(),
+        "# {}: valid. Effective settings, secrets redacted.\n# database: {database}\n{settings}",
+        cli.config.display()
+    );
+    ExitCode::SUCCESS
 }
 
 async fn serve(config: Config, insecure_allow_remote: bool) -> anyhow::Result<()> {
@@ -103,10 +167,25 @@ async fn serve(config: Config, insecure_allow_remote: bool) -> anyhow::Result<()
             "single-user mode on a non-loopback address without single_token: anyone who can reach this port acts as the admin"
         );
     }
+    let metrics_addr = config.metrics_addr;
     let state = app::build_state(config).await?;
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {}:{}", addr.0, addr.1))?;
+    if let Some(metrics_addr) = metrics_addr {
+        let metrics = tokio::net::TcpListener::bind(metrics_addr)
+            .await
+            .with_context(|| format!("cannot listen on metrics_addr {metrics_addr}"))?;
+        let local = metrics.local_addr().context("listener has no address")?;
+        // Not "listening on http://": scripts look for that phrase to find the API address.
+        tracing::info!("metrics exporter at http://{local}/metrics");
+        let store = state.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = nanoclaw_server::metrics::serve(metrics, store).await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
     let local = listener.local_addr().context("listener has no address")?;
     tracing::info!(mode = mode.as_str(), "nanoclaw listening on http://{local}");
     app::serve(listener, state, shutdown_signal())

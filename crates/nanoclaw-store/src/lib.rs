@@ -22,6 +22,17 @@ pub use repo::audit::AuditFilter;
 pub use repo::sessions::NewSession;
 pub use repo::users::{AdminUpdate, NewUser, ProfileUpdate};
 
+/// Connection pool occupancy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections waiting for work.
+    pub idle: u32,
+    /// Open connections checked out.
+    pub in_use: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
 /// How long a SQLite writer waits for the lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -157,11 +168,41 @@ impl Store {
         migration::run(&self.db).await.map_err(StoreError::from)
     }
 
-    /// True when every known migration has been applied.
+    /// True when every known migration has been applied. Read-only (never creates the
+    /// migration table), so readiness probes can call it often.
     pub async fn is_migrated(&self) -> Result<bool, StoreError> {
-        Ok(migration::Migrator::get_pending_migrations(&self.db)
-            .await?
-            .is_empty())
+        Ok(
+            migration::Migrator::get_pending_migrations_read_only(&self.db)
+                .await?
+                .is_empty(),
+        )
+    }
+
+    /// Connections of the pool right now (reads two counters; no database call).
+    pub fn pool_stats(&self) -> Option<PoolStats> {
+        use sea_orm::DatabaseConnectionType as Conn;
+        // Matching first keeps the getters, which panic on the wrong backend, unreachable.
+        let (size, idle, max) = match &self.db.inner {
+            Conn::SqlxSqlitePoolConnection(_) => {
+                let p = self.db.get_sqlite_connection_pool();
+                (p.size(), p.num_idle(), p.options().get_max_connections())
+            }
+            Conn::SqlxPostgresPoolConnection(_) => {
+                let p = self.db.get_postgres_connection_pool();
+                (p.size(), p.num_idle(), p.options().get_max_connections())
+            }
+            Conn::SqlxMySqlPoolConnection(_) => {
+                let p = self.db.get_mysql_connection_pool();
+                (p.size(), p.num_idle(), p.options().get_max_connections())
+            }
+            _ => return None,
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+        Some(PoolStats {
+            idle,
+            in_use: size - idle,
+            max,
+        })
     }
 
     /// `sqlite`, `postgresql` or `mysql`.

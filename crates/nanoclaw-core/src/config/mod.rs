@@ -8,16 +8,21 @@ mod expand;
 mod serde_helpers;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use yaml_serde::{Mapping, Value};
 
 pub use expand::expand;
 pub use ipnet::IpNet;
+pub use serde_helpers::{REDACTED, redact_url};
 
 use crate::secret::Secret;
-use serde_helpers::{lenient_opt_secret, lenient_opt_string, lenient_string};
+use serde_helpers::{
+    lenient_opt_secret, lenient_opt_string, lenient_string, opt_socket_addr, redacted_opt,
+    redacted_url_opt,
+};
 
 /// The secret the original ships as its fallback; never accepted for signing tokens.
 pub const PUBLISHED_DEFAULT_JWT_SECRET: &str = "nano-claw-default-secret-change-in-production";
@@ -30,6 +35,8 @@ const KNOWN_KEYS: &[&str] = &[
     "backend_host",
     "backend_port",
     "frontend_port",
+    "metrics_addr",
+    "log_format",
     "max_iterations",
     "tool_max_workers",
     "sub_agent",
@@ -118,7 +125,7 @@ impl AuthMode {
 }
 
 /// Whether anyone may register (multi mode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Registration {
     /// Anyone may register (nanoClaw's behaviour).
@@ -128,7 +135,7 @@ pub enum Registration {
 }
 
 /// `trusted_header`: single sign-on through an authenticating reverse proxy.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrustedHeaderConfig {
     /// Header naming the user, e.g. `X-Forwarded-User`.
@@ -137,6 +144,19 @@ pub struct TrustedHeaderConfig {
     /// Header carrying the user's e-mail, used when the account is created.
     #[serde(default, deserialize_with = "lenient_opt_string")]
     pub email_header: Option<String>,
+}
+
+/// Log line format on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `pretty` when stderr is a terminal, `json` otherwise.
+    #[default]
+    Auto,
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Pretty,
 }
 
 /// Database kind of the `db_*` keys.
@@ -151,7 +171,7 @@ pub enum DbType {
 }
 
 /// One entry of `models`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     /// Model name sent upstream and shown to clients.
@@ -164,12 +184,15 @@ pub struct ModelConfig {
     #[serde(deserialize_with = "lenient_string")]
     pub api_url: String,
     /// Bearer token for `api_url`.
-    #[serde(deserialize_with = "lenient_opt_secret")]
+    #[serde(
+        deserialize_with = "lenient_opt_secret",
+        serialize_with = "redacted_opt"
+    )]
     pub api_key: Option<Secret>,
 }
 
 /// `sub_agent` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SubAgentConfig {
     /// Rounds per sub-agent.
@@ -191,7 +214,7 @@ impl Default for SubAgentConfig {
 }
 
 /// `code_execution` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CodeExecutionConfig {
     /// `lenient`, `standard` or `strict`.
@@ -211,7 +234,10 @@ impl Default for CodeExecutionConfig {
 }
 
 /// The whole configuration, validated. Relative paths are already resolved.
-#[derive(Debug, Clone, Deserialize)]
+///
+/// `Serialize` writes the effective settings with every secret shown as `[redacted]` (and only
+/// the password of `database_url`), for `nanoclaw config check`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Config {
     /// Address to bind.
@@ -221,6 +247,11 @@ pub struct Config {
     pub backend_port: u16,
     /// Port of the front-end dev server (read by the front end only).
     pub frontend_port: Option<u16>,
+    /// Address of the separate Prometheus metrics listener (unset = metrics off).
+    #[serde(deserialize_with = "opt_socket_addr")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// Log line format.
+    pub log_format: LogFormat,
     /// LLM rounds per answer.
     pub max_iterations: u32,
     /// Parallel tool calls per round (1..=6).
@@ -246,7 +277,10 @@ pub struct Config {
     #[serde(deserialize_with = "lenient_opt_string")]
     pub db_user: Option<String>,
     /// Database password.
-    #[serde(deserialize_with = "lenient_opt_secret")]
+    #[serde(
+        deserialize_with = "lenient_opt_secret",
+        serialize_with = "redacted_opt"
+    )]
     pub db_password: Option<Secret>,
     /// Database name.
     #[serde(deserialize_with = "lenient_opt_string")]
@@ -255,7 +289,10 @@ pub struct Config {
     #[serde(deserialize_with = "lenient_string")]
     pub db_sqlite_file: String,
     /// Full database URL; overrides the `db_*` keys.
-    #[serde(deserialize_with = "lenient_opt_secret")]
+    #[serde(
+        deserialize_with = "lenient_opt_secret",
+        serialize_with = "redacted_url_opt"
+    )]
     pub database_url: Option<Secret>,
     /// Root of the project workspaces.
     pub workspace_root: PathBuf,
@@ -264,7 +301,10 @@ pub struct Config {
     /// `single` or `multi`.
     pub auth_mode: AuthMode,
     /// HMAC secret for tokens; generated into `data_dir` when missing or the published default.
-    #[serde(deserialize_with = "lenient_opt_secret")]
+    #[serde(
+        deserialize_with = "lenient_opt_secret",
+        serialize_with = "redacted_opt"
+    )]
     pub jwt_secret: Option<Secret>,
     /// Token lifetime in seconds.
     pub jwt_expiry: u64,
@@ -281,14 +321,20 @@ pub struct Config {
     /// Reverse-proxy single sign-on (needs `trusted_proxies`).
     pub trusted_header: Option<TrustedHeaderConfig>,
     /// Proxies (CIDRs) whose `X-Forwarded-For` and trusted header are believed.
-    #[serde(deserialize_with = "serde_helpers::cidr_list")]
+    #[serde(
+        deserialize_with = "serde_helpers::cidr_list",
+        serialize_with = "serde_helpers::cidr_list_text"
+    )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Lowest zxcvbn score (0–4) a new password needs; 0 turns the check off.
     pub password_min_score: u8,
     /// Extra `Host` names accepted in single mode besides loopback names and `backend_host`.
     pub allowed_hosts: Vec<String>,
     /// When set, single mode requires `Authorization: Bearer <single_token>`.
-    #[serde(deserialize_with = "lenient_opt_secret")]
+    #[serde(
+        deserialize_with = "lenient_opt_secret",
+        serialize_with = "redacted_opt"
+    )]
     pub single_token: Option<Secret>,
 }
 
@@ -298,6 +344,8 @@ impl Default for Config {
             backend_host: "127.0.0.1".into(),
             backend_port: 3000,
             frontend_port: None,
+            metrics_addr: None,
+            log_format: LogFormat::Auto,
             max_iterations: 5,
             tool_max_workers: 4,
             sub_agent: SubAgentConfig::default(),

@@ -261,3 +261,107 @@ fn account_keys_parse_and_validate() {
     assert!(err("single_token: short").contains("`single_token`"));
     assert!(err("registration: maybe").contains("`registration`"));
 }
+
+#[test]
+fn metrics_addr_is_a_socket_address_or_unset() {
+    let c = load(None, &[]).unwrap().config;
+    assert_eq!(c.metrics_addr, None);
+    let c = load(Some("metrics_addr: 127.0.0.1:9100"), &[])
+        .unwrap()
+        .config;
+    assert_eq!(c.metrics_addr, Some("127.0.0.1:9100".parse().unwrap()));
+    let c = load(Some("metrics_addr: '[::1]:9100'"), &[])
+        .unwrap()
+        .config;
+    assert_eq!(c.metrics_addr, Some("[::1]:9100".parse().unwrap()));
+    let c = load(Some("metrics_addr: ''"), &[]).unwrap().config;
+    assert_eq!(c.metrics_addr, None);
+    for env in ["0.0.0.0:9100", "[::1]:9100"] {
+        let c = load(None, &[("NANOCLAW__METRICS_ADDR", env)])
+            .unwrap()
+            .config;
+        assert_eq!(c.metrics_addr, Some(env.parse().unwrap()), "{env}");
+    }
+    for bad in [
+        "metrics_addr: localhost:9100",
+        "metrics_addr: 9100",
+        "metrics_addr: 127.0.0.1",
+    ] {
+        let e = err(bad);
+        assert!(
+            e.contains("`metrics_addr`") && e.contains("socket address"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn log_format_is_auto_json_or_pretty() {
+    assert_eq!(load(None, &[]).unwrap().config.log_format, LogFormat::Auto);
+    for (text, want) in [
+        ("log_format: json", LogFormat::Json),
+        ("log_format: pretty", LogFormat::Pretty),
+        ("log_format: auto", LogFormat::Auto),
+    ] {
+        assert_eq!(load(Some(text), &[]).unwrap().config.log_format, want);
+    }
+    let c = load(None, &[("NANOCLAW__LOG_FORMAT", "pretty")])
+        .unwrap()
+        .config;
+    assert_eq!(c.log_format, LogFormat::Pretty);
+    assert!(err("log_format: xml").contains("`log_format`"));
+}
+
+#[test]
+fn serialized_settings_redact_every_secret_and_name_every_key() {
+    let text = "jwt_secret: topsecretvalue\n\
+        db_type: postgresql\ndb_user: app\ndb_password: pw-value-123\ndb_name: n\n\
+        database_url: 'postgres://app:url-pw-456@db:5432/n?sslmode=require&password=q-pw-789'\n\
+        models: [{id: a, name: A, api_url: 'https://x.example/v1', api_key: sk-key-000}]\n\
+        metrics_addr: 127.0.0.1:9100\n";
+    let c = load(Some(text), &[]).unwrap().config;
+    let out = yaml_serde::to_string(&c).unwrap();
+    for secret in [
+        "topsecretvalue",
+        "pw-value-123",
+        "url-pw-456",
+        "q-pw-789",
+        "sk-key-000",
+    ] {
+        assert!(!out.contains(secret), "{secret} leaked:\n{out}");
+    }
+    assert!(
+        out.contains("postgres://app:[redacted]@db:5432/n?sslmode=require&password=[redacted]"),
+        "{out}"
+    );
+    assert!(out.contains("metrics_addr: 127.0.0.1:9100"), "{out}");
+    let Value::Mapping(map) = yaml_serde::from_str::<Value>(&out).unwrap() else {
+        panic!("not a mapping: {out}");
+    };
+    for key in KNOWN_KEYS {
+        assert!(map.contains_key(*key), "`{key}` missing from:\n{out}");
+    }
+    assert_eq!(map.len(), KNOWN_KEYS.len(), "{out}");
+}
+
+#[test]
+fn url_redaction() {
+    use serde_helpers::redact_url;
+    for (url, want) in [
+        ("sqlite:data/x.db", "sqlite:data/x.db"),
+        ("sqlite::memory:", "sqlite::memory:"),
+        ("postgres://db.internal/n", "postgres://db.internal/n"),
+        ("postgres://u@db/n", "postgres://u@db/n"),
+        ("mysql://u:p@ss@db:3306/n", "mysql://u:[redacted]@db:3306/n"),
+        (
+            "postgres://u:p@[::1]:5432",
+            "postgres://u:[redacted]@[::1]:5432",
+        ),
+        (
+            "postgres://db/n?user=u&Password=x#frag",
+            "postgres://db/n?user=u&Password=[redacted]#frag",
+        ),
+    ] {
+        assert_eq!(redact_url(url), want, "{url}");
+    }
+}

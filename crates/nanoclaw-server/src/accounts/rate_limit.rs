@@ -76,6 +76,7 @@ impl LoginLimiter {
 fn too_many(wait: Duration) -> AppError {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     tracing::info!(retry_after_secs = secs, "login rate limit reached");
+    metrics::counter!(crate::metrics::RATE_LIMITED).increment(1);
     AppError::TooManyRequests {
         retry_after_secs: secs.max(1),
     }

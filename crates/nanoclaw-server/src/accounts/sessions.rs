@@ -41,6 +41,7 @@ impl Accounts {
         let user = match (user, verdict.is_valid()) {
             (Some(user), true) => user,
             (user, _) => {
+                metrics::counter!(crate::metrics::LOGINS, "outcome" => "failure").increment(1);
                 self.audit(AuditEntry {
                     actor_id: user.as_ref().map(|u| u.id),
                     username: Some(input.username.clone()),
@@ -52,6 +53,7 @@ impl Accounts {
             }
         };
         if !user.is_active {
+            metrics::counter!(crate::metrics::LOGINS, "outcome" => "failure").increment(1);
             self.audit(AuditEntry {
                 detail: Some("account disabled".into()),
                 ..Self::event("login", Outcome::Failure, Some(&user), None, Some(client))
@@ -71,6 +73,7 @@ impl Accounts {
         if upgraded {
             tracing::info!(user_id = user.id, "password hash upgraded to argon2id");
         }
+        metrics::counter!(crate::metrics::LOGINS, "outcome" => "success").increment(1);
         self.audit(Self::event(
             "login",
             Outcome::Success,

@@ -4,6 +4,8 @@ pub mod body;
 pub mod envelope;
 pub mod extract;
 pub mod host_check;
+pub mod metrics_layer;
+pub mod request_id;
 pub mod routes;
 pub mod views;
 
@@ -13,36 +15,55 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
+use tower::util::MapRequestLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{AppError, error_response};
 use crate::state::AppState;
 
 /// Every route of the server, with the envelope for unknown paths, wrong methods and panics.
+///
+/// Layers, outermost first: metrics (only when `metrics_addr` is set), request id, its echo on
+/// the response, the request's log span, panic catching, CORS.
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors_origins);
+    let metrics = state.config.metrics_addr.is_some();
     let single_mode = state.accounts.mode() == nanoclaw_core::AuthMode::Single;
     let hosts =
         host_check::AllowedHosts::new(&state.config.backend_host, &state.config.allowed_hosts);
-    let mut router = Router::new()
+    let mut api = Router::new()
         .merge(routes::auth::router())
         .merge(routes::admin::router())
         .merge(routes::catalog::router())
         .fallback(|| async { AppError::NotFound("Not found".into()) })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
-        .with_state(state);
+        .with_state(state.clone());
     if single_mode {
-        router = router.layer(axum::middleware::from_fn_with_state(
+        api = api.layer(axum::middleware::from_fn_with_state(
             hosts,
             host_check::check_host,
         ));
     }
-    router
+    // Health probes reveal nothing and come from load balancers by IP: no Host check.
+    let router = Router::new()
+        .merge(routes::health::router().with_state(state))
+        .merge(api)
         .layer(cors)
-        .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::extract::Request| request_id::span(req)),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id::X_REQUEST_ID))
+        .layer(MapRequestLayer::new(request_id::ensure));
+    if metrics {
+        router.layer(metrics_layer::HttpMetricsLayer::new())
+    } else {
+        router
+    }
 }
 
 /// Preflights are always answered; only listed origins get CORS headers (none by default,
@@ -52,6 +73,12 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .iter()
         .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
         .collect();
+    // The expose header goes on every response, so only when some origin may read it.
+    let expose: &[header::HeaderName] = if allowed.is_empty() {
+        &[]
+    } else {
+        &[request_id::X_REQUEST_ID]
+    };
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([
@@ -61,7 +88,12 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             Method::PATCH,
             Method::DELETE,
         ])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            request_id::X_REQUEST_ID,
+        ])
+        .expose_headers(expose.to_vec())
         .max_age(Duration::from_secs(600))
 }
 

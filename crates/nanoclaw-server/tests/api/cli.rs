@@ -17,16 +17,7 @@ async fn starts_without_config_in_single_mode_and_stops_on_sigterm() {
         db_line.contains(&dir.path().join("data/nano_claw.db").display().to_string()),
         "{db_line}"
     );
-    let addr = lines
-        .last()
-        .unwrap()
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
+    let addr = crate::helpers::listening_addr(&lines);
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
 
     let body: serde_json::Value = reqwest::get(format!("http://{addr}/api/auth/mode"))

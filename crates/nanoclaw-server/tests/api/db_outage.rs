@@ -79,8 +79,11 @@ async fn database_outage_gives_503_then_recovers() {
         let (status, body) = json_of(req.send().await.expect("answered, not hung")).await;
         assert_error(status, &body, 503, "Service temporarily unavailable");
     }
-    // Routes that need no database keep working.
+    // Routes that need no database keep working; readiness says not ready.
     assert_eq!(app.get("/api/auth/mode", None).await.status(), 200);
+    assert_eq!(app.get("/healthz", None).await.status(), 200);
+    let (status, body) = json_of(app.get("/readyz", None).await).await;
+    assert_error(status, &body, 503, "Service temporarily unavailable");
 
     sh(&fault.start);
     guard.1 = false;
@@ -92,4 +95,5 @@ async fn database_outage_gives_503_then_recovers() {
         back,
         "the server did not recover after the database came back"
     );
+    assert_eq!(app.get("/readyz", None).await.status(), 200);
 }

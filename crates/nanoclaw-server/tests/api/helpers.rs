@@ -255,7 +255,7 @@ pub fn wait_for_line(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> Ve
     panic!("no line with {needle:?}; saw {seen:#?}");
 }
 
-/// The `host:port` a started binary announced.
+/// The `host:port` a started binary announced (in a human-readable or a JSON log line).
 pub fn listening_addr(lines: &[String]) -> String {
     let line = lines
         .iter()
@@ -265,10 +265,9 @@ pub fn listening_addr(lines: &[String]) -> String {
     line.split("http://")
         .nth(1)
         .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || ".:[]".contains(*c))
+        .collect()
 }
 
 /// Polls `check` until it returns true or `limit` passes; returns whether it did.

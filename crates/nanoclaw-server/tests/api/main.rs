@@ -16,6 +16,8 @@ mod import;
 mod input_validation;
 mod legacy_and_interop;
 mod multi_mode;
+mod ops;
+mod ops_cli;
 mod proxy;
 mod rate_limit;
 mod routing;
