@@ -7,6 +7,7 @@ mod helpers;
 
 mod import;
 
+mod bench_smoke;
 mod catalog;
 mod cli;
 mod concurrency;
