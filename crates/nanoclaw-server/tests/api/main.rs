@@ -8,6 +8,7 @@ mod helpers;
 mod admin;
 mod api_keys;
 mod audit;
+mod bench_smoke;
 mod catalog;
 mod cli;
 mod concurrency;
