@@ -69,8 +69,8 @@ pub struct AuthRequest<'a> {
     pub peer: IpAddr,
     /// The request headers (for the trusted user and e-mail headers).
     pub headers: &'a axum::http::HeaderMap,
-    /// The client, for provisioning records.
-    pub client: ClientInfo,
+    /// The client address (after trusted proxies), for provisioning records.
+    pub client_ip: IpAddr,
 }
 
 fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
@@ -338,6 +338,10 @@ impl Accounts {
             }
             Err(e) => return Err(e.into()),
         };
+        let client = ClientInfo {
+            ip: req.client_ip,
+            user_agent: None,
+        };
         self.audit(AuditEntry {
             detail: Some(format!("via={}", req.peer)),
             ..Self::event(
@@ -345,7 +349,7 @@ impl Accounts {
                 Outcome::Success,
                 None,
                 Some(&user),
-                Some(&req.client),
+                Some(&client),
             )
         })
         .await;

@@ -22,12 +22,11 @@ impl FromRequestParts<AppState> for CurrentUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let peer = peer_ip(parts);
-        let client = client_info(parts, state);
         let req = AuthRequest {
             authorization: parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes()),
             peer,
             headers: &parts.headers,
-            client,
+            client_ip: client_ip(peer, &parts.headers, state.accounts.trusted_proxies()),
         };
         state.accounts.authenticate(req).await.map(CurrentUser)
     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower::util::MapRequestLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -39,7 +39,15 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::admin::router())
         .merge(routes::catalog::router())
         .fallback(|| async { AppError::NotFound("Not found".into()) })
-        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        // Without configured origins there is no CORS layer; a preflight is still answered
+        // (204, no CORS headers: the browser then keeps the API same-origin).
+        .method_not_allowed_fallback(|method: Method| async move {
+            if method == Method::OPTIONS {
+                StatusCode::NO_CONTENT.into_response()
+            } else {
+                AppError::MethodNotAllowed.into_response()
+            }
+        })
         .with_state(state.clone());
     if single_mode {
         api = api.layer(axum::middleware::from_fn_with_state(
@@ -48,10 +56,13 @@ pub fn router(state: AppState) -> Router {
         ));
     }
     // Health probes reveal nothing and come from load balancers by IP: no Host check.
-    let router = Router::new()
+    let mut router = Router::new()
         .merge(routes::health::router().with_state(state))
-        .merge(api)
-        .layer(cors)
+        .merge(api);
+    if let Some(cors) = cors {
+        router = router.layer(cors);
+    }
+    let router = router
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(
             TraceLayer::new_for_http()
@@ -68,7 +79,10 @@ pub fn router(state: AppState) -> Router {
 
 /// Preflights are always answered; only listed origins get CORS headers (none by default,
 /// which keeps the API same-origin).
-fn cors_layer(origins: &[String]) -> CorsLayer {
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
     let allowed: Vec<HeaderValue> = origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
@@ -79,7 +93,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
     } else {
         &[request_id::X_REQUEST_ID]
     };
-    CorsLayer::new()
+    let layer = CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([
             Method::GET,
@@ -94,7 +108,8 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             request_id::X_REQUEST_ID,
         ])
         .expose_headers(expose.to_vec())
-        .max_age(Duration::from_secs(600))
+        .max_age(Duration::from_secs(600));
+    Some(layer)
 }
 
 fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
