@@ -5,6 +5,7 @@ pub mod envelope;
 pub mod extract;
 pub mod host_check;
 pub mod metrics_layer;
+pub mod openapi;
 pub mod request_id;
 pub mod routes;
 pub mod views;
@@ -20,11 +21,16 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{AppError, error_response};
 use crate::state::AppState;
 
 /// Every route of the server, with the envelope for unknown paths, wrong methods and panics.
+///
+/// Routes are registered through `OpenApiRouter` only, so each one is also in the OpenAPI
+/// document served at `/api/openapi.json` (with the Swagger UI at `/api/docs/`). Those two live
+/// with the API, behind single mode's Host check like every `/api/*` route; they need no token.
 ///
 /// Layers, outermost first: metrics (only when `metrics_addr` is set), request id, its echo on
 /// the response, the request's log span, panic catching, CORS.
@@ -34,10 +40,17 @@ pub fn router(state: AppState) -> Router {
     let single_mode = state.accounts.mode() == nanoclaw_core::AuthMode::Single;
     let hosts =
         host_check::AllowedHosts::new(&state.config.backend_host, &state.config.allowed_hosts);
-    let mut api = Router::new()
+    let (health, mut doc) = OpenApiRouter::with_openapi(openapi::base())
+        .merge(routes::health::router())
+        .split_for_parts();
+    let (api, api_doc) = OpenApiRouter::new()
         .merge(routes::auth::router())
         .merge(routes::admin::router())
         .merge(routes::catalog::router())
+        .split_for_parts();
+    doc.merge(api_doc);
+    let mut api = api
+        .merge(openapi::docs_router(doc))
         .fallback(|| async { AppError::NotFound("Not found".into()) })
         // Without configured origins there is no CORS layer; a preflight is still answered
         // (204, no CORS headers: the browser then keeps the API same-origin).
@@ -56,9 +69,7 @@ pub fn router(state: AppState) -> Router {
         ));
     }
     // Health probes reveal nothing and come from load balancers by IP: no Host check.
-    let mut router = Router::new()
-        .merge(routes::health::router().with_state(state))
-        .merge(api);
+    let mut router = Router::new().merge(health.with_state(state)).merge(api);
     if let Some(cors) = cors {
         router = router.layer(cors);
     }

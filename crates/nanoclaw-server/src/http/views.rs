@@ -5,6 +5,7 @@ use nanoclaw_core::User;
 use nanoclaw_core::account::{ApiKey, AuditRecord, Session};
 use nanoclaw_core::time::to_rfc3339_micros;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::accounts::Page;
 
@@ -13,15 +14,21 @@ fn ts(t: &chrono::NaiveDateTime) -> String {
 }
 
 /// JSON form of a user; never includes the password hash.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserView<'a> {
     id: i64,
     username: &'a str,
+    #[schema(required = true)]
     email: Option<&'a str>,
+    #[schema(required = true)]
     avatar: Option<&'a str>,
+    /// `admin` or `user`.
+    #[schema(examples("user"))]
     role: &'a str,
     is_active: bool,
+    #[schema(format = DateTime, required = true)]
     created_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
     last_login_at: Option<String>,
 }
 
@@ -41,14 +48,20 @@ impl<'a> From<&'a User> for UserView<'a> {
 }
 
 /// A session in `GET /api/auth/sessions`.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SessionView<'a> {
     id: &'a str,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     last_seen_at: String,
+    #[schema(format = DateTime)]
     expires_at: String,
+    #[schema(required = true)]
     ip: Option<&'a str>,
+    #[schema(required = true)]
     user_agent: Option<&'a str>,
+    /// True for the session the request came with.
     current: bool,
 }
 
@@ -68,15 +81,19 @@ impl<'a> SessionView<'a> {
 }
 
 /// An API key in listings (never the secret).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ApiKeyView<'a> {
     id: &'a str,
     name: &'a str,
+    /// The visible start of the key, to recognise it.
     prefix: &'a str,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime, required = true)]
     last_used_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
     expires_at: Option<String>,
-    /// Only in the reply to its creation.
+    /// The secret (`nck_…`): only in the reply to its creation, never again.
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<&'a str>,
 }
@@ -97,16 +114,24 @@ impl<'a> ApiKeyView<'a> {
 }
 
 /// An audit record.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AuditView<'a> {
     id: i64,
+    #[schema(format = DateTime)]
     created_at: String,
+    /// E.g. `login`, `register`, `api_key_create`.
     action: &'a str,
+    /// `success` or `failure`.
     outcome: &'a str,
+    #[schema(required = true)]
     actor_id: Option<i64>,
+    #[schema(required = true)]
     target_id: Option<i64>,
+    #[schema(required = true)]
     username: Option<&'a str>,
+    #[schema(required = true)]
     ip: Option<&'a str>,
+    #[schema(required = true)]
     detail: Option<&'a str>,
 }
 
@@ -127,9 +152,11 @@ impl<'a> From<&'a AuditRecord> for AuditView<'a> {
 }
 
 /// `{"items": […], "next_cursor": …, "has_more": …}` (spec api.md §3).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PageView<V> {
     items: Vec<V>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    #[schema(required = true)]
     next_cursor: Option<String>,
     has_more: bool,
 }

@@ -17,6 +17,7 @@ mod import;
 mod input_validation;
 mod legacy_and_interop;
 mod multi_mode;
+mod openapi;
 mod ops;
 mod ops_cli;
 mod proxy;

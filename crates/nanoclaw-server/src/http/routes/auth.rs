@@ -1,44 +1,126 @@
 //! `/api/auth/*`: login, register, mode (public); profile, sessions, refresh, logout, API keys.
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::accounts::Session;
 use crate::error::{ApiResult, AppError};
 use crate::http::body::JsonObject;
 use crate::http::envelope::{Data, Message};
 use crate::http::extract::{Client, CurrentUser};
+use crate::http::openapi::{DataEnvelope, ErrorEnvelope, MessageEnvelope};
 use crate::http::views::{ApiKeyView, SessionView, UserView};
 use crate::state::AppState;
 
 /// Auth bodies are tiny; anything bigger than this is refused with 413.
 const AUTH_BODY_LIMIT: usize = 16 * 1024;
 
-/// The auth routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/login", post(login))
-        .route("/api/auth/register", post(register))
-        .route("/api/auth/mode", get(mode))
-        .route("/api/auth/reset-password", post(reset_password))
-        .route("/api/auth/profile", get(profile).patch(update_profile))
-        .route("/api/auth/refresh", post(refresh))
-        .route("/api/auth/logout", post(logout))
-        .route("/api/auth/sessions", get(sessions))
-        .route("/api/auth/sessions/{id}", delete(end_session))
-        .route("/api/auth/api-keys", get(api_keys).post(create_api_key))
-        .route("/api/auth/api-keys/{id}", delete(delete_api_key))
+/// The auth routes (each documented by its `#[utoipa::path]`).
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(register))
+        .routes(routes!(mode))
+        .routes(routes!(reset_password))
+        .routes(routes!(profile, update_profile))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(sessions))
+        .routes(routes!(end_session))
+        .routes(routes!(api_keys, create_api_key))
+        .routes(routes!(delete_api_key))
         .layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT))
 }
 
-#[derive(Serialize)]
+/// A session token and its user.
+#[derive(Serialize, ToSchema)]
 struct TokenView<'a> {
+    /// The session JWT, for `Authorization: Bearer`.
     token: &'a str,
     user: UserView<'a>,
+}
+
+/// The server's authentication mode.
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes the `json!` reply of `mode`
+struct ModeView {
+    #[schema(pattern = "^(single|multi)$", examples("multi"))]
+    mode: String,
+}
+
+/// `POST /api/auth/login` body (parsed by `accounts::input::LoginInput`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation only
+struct LoginBody {
+    /// Surrounding whitespace is trimmed.
+    username: String,
+    password: String,
+}
+
+/// `POST /api/auth/register` body (parsed by `accounts::input::RegisterInput`).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation only
+struct RegisterBody {
+    /// 2–50 characters, no control characters; trimmed.
+    #[schema(min_length = 2, max_length = 50)]
+    username: String,
+    /// Must pass the configured password policy.
+    password: String,
+    /// Optional; empty means none.
+    #[schema(nullable = false)]
+    email: Option<String>,
+}
+
+/// `POST /api/auth/reset-password` body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation only
+struct ResetPasswordBody {
+    /// The single-use token from `POST /api/admin/users/{id}/reset-token`.
+    token: String,
+    /// Must pass the configured password policy.
+    new_password: String,
+}
+
+/// `PATCH /api/auth/profile` body: any subset of the fields.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation only
+struct ProfilePatchBody {
+    /// New e-mail; empty clears it.
+    #[schema(nullable = false)]
+    email: Option<String>,
+    /// New avatar (URL or data); empty or `null` clears it.
+    #[schema(nullable)]
+    avatar: Option<String>,
+    /// New password; ends every other session. Not with an API key.
+    #[schema(nullable = false)]
+    password: Option<String>,
+    /// Required with `password` in multi mode when the account has a password.
+    #[schema(nullable = false)]
+    current_password: Option<String>,
+}
+
+/// `POST /api/auth/logout` body (optional).
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation only
+struct LogoutBody {
+    /// `true` ends every session and token of the user, not just this one.
+    all: Option<bool>,
+}
+
+/// `POST /api/auth/api-keys` body.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documentation only
+struct CreateApiKeyBody {
+    /// A label for the key (printable, trimmed).
+    name: String,
+    /// Lifetime in days, 1 to the server's maximum; absent or `null` = no expiry.
+    #[schema(minimum = 1, nullable)]
+    expires_in_days: Option<i64>,
 }
 
 fn session_reply(s: &Session) -> Response {
@@ -49,6 +131,22 @@ fn session_reply(s: &Session) -> Response {
     .into_response()
 }
 
+/// Log in: starts a session. In single mode: a token for `default`, whatever the body says.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "auth",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in", body = DataEnvelope<TokenView>),
+        (status = 400, description = "Missing fields or a wrong JSON type", body = ErrorEnvelope),
+        (status = 401, description = "`Invalid username or password`", body = ErrorEnvelope),
+        (status = 403, description = "`Account is disabled`", body = ErrorEnvelope),
+        (status = 413, description = "Body over 16 KiB", body = ErrorEnvelope),
+        (status = 429, description = "Rate limited; see `Retry-After`", body = ErrorEnvelope),
+        (status = 503, description = "Database unavailable", body = ErrorEnvelope),
+    ),
+)]
 async fn login(
     State(state): State<AppState>,
     Client(client): Client,
@@ -57,6 +155,22 @@ async fn login(
     Ok(session_reply(&state.accounts.login(&body, &client).await?))
 }
 
+/// Register an account and start a session; the first account while no admin exists is admin.
+#[utoipa::path(
+    post,
+    path = "/api/auth/register",
+    tag = "auth",
+    request_body = RegisterBody,
+    responses(
+        (status = 200, description = "Registered and logged in", body = DataEnvelope<TokenView>),
+        (status = 400, description = "Invalid input or a weak password", body = ErrorEnvelope),
+        (status = 403, description = "Registration closed, or single mode", body = ErrorEnvelope),
+        (status = 409, description = "Username or e-mail taken", body = ErrorEnvelope),
+        (status = 413, description = "Body over 16 KiB", body = ErrorEnvelope),
+        (status = 429, description = "Rate limited; see `Retry-After`", body = ErrorEnvelope),
+        (status = 503, description = "Database unavailable", body = ErrorEnvelope),
+    ),
+)]
 async fn register(
     State(state): State<AppState>,
     Client(client): Client,
@@ -67,10 +181,31 @@ async fn register(
     ))
 }
 
+/// The authentication mode, for front ends.
+#[utoipa::path(
+    get,
+    path = "/api/auth/mode",
+    tag = "auth",
+    responses((status = 200, description = "The mode", body = DataEnvelope<ModeView>)),
+)]
 async fn mode(State(state): State<AppState>) -> Data<Value> {
     Data(json!({ "mode": state.accounts.mode().as_str() }))
 }
 
+/// Set a new password with an admin-issued reset token; ends every session and API key.
+#[utoipa::path(
+    post,
+    path = "/api/auth/reset-password",
+    tag = "auth",
+    request_body = ResetPasswordBody,
+    responses(
+        (status = 200, description = "`Password has been reset`", body = MessageEnvelope),
+        (status = 400, description = "Missing fields, a weak password, or an invalid or expired token", body = ErrorEnvelope),
+        (status = 413, description = "Body over 16 KiB", body = ErrorEnvelope),
+        (status = 429, description = "Rate limited; see `Retry-After`", body = ErrorEnvelope),
+        (status = 503, description = "Database unavailable", body = ErrorEnvelope),
+    ),
+)]
 async fn reset_password(
     State(state): State<AppState>,
     Client(client): Client,
@@ -80,10 +215,39 @@ async fn reset_password(
     Ok(Message("Password has been reset"))
 }
 
+/// The caller's user object.
+#[utoipa::path(
+    get,
+    path = "/api/auth/profile",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller", body = DataEnvelope<UserView>),
+        (status = 503, description = "Database unavailable", body = ErrorEnvelope),
+    ),
+)]
 async fn profile(CurrentUser(caller): CurrentUser) -> Response {
     Data(UserView::from(&caller.user)).into_response()
 }
 
+/// Change the caller's e-mail, avatar or password; nothing is saved unless every check passes.
+#[utoipa::path(
+    patch,
+    path = "/api/auth/profile",
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = ProfilePatchBody,
+    responses(
+        (status = 200, description = "The updated user", body = DataEnvelope<UserView>),
+        (status = 400, description = "Invalid input, a weak password or a missing current password", body = ErrorEnvelope),
+        (status = 401, description = "Not logged in, or `Current password is incorrect`", body = ErrorEnvelope),
+        (status = 403, description = "Password change with an API key", body = ErrorEnvelope),
+        (status = 409, description = "`Email already registered`", body = ErrorEnvelope),
+        (status = 413, description = "Body over 16 KiB", body = ErrorEnvelope),
+        (status = 429, description = "Too many wrong current passwords; see `Retry-After`", body = ErrorEnvelope),
+        (status = 503, description = "Database unavailable", body = ErrorEnvelope),
+    ),
+)]
 async fn update_profile(
     State(state): State<AppState>,
     Client(client): Client,
@@ -97,6 +261,18 @@ async fn update_profile(
     Ok(Data(UserView::from(&updated)).into_response())
 }
 
+/// A fresh token for the same session (sliding expiry).
+#[utoipa::path(
+    post,
+    path = "/api/auth/refresh",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A new token", body = DataEnvelope<TokenView>),
+        (status = 403, description = "`API keys cannot be refreshed`", body = ErrorEnvelope),
+        (status = 503, description = "Database unavailable", body = ErrorEnvelope),
+    ),
+)]
 async fn refresh(
     State(state): State<AppState>,
     Client(client): Client,
@@ -107,6 +283,20 @@ async fn refresh(
     ))
 }
 
+/// End this session, or with `{"all": true}` every session and token of the user.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body(content = Option<LogoutBody>, description = "Optional; an empty body is `{}`"),
+    responses(
+        (status = 200, description = "`Logged out`", body = MessageEnvelope),
+        (status = 400, description = "`all` is not a boolean, or an API key without `all`", body = ErrorEnvelope),
+        (status = 413, description = "Body over 16 KiB", body = ErrorEnvelope),
+        (status = 503, description = "Database unavailable", body = ErrorEnvelope),
+    ),
+)]
 async fn logout(
     State(state): State<AppState>,
     Client(client): Client,
@@ -122,6 +312,17 @@ async fn logout(
     Ok(Message("Logged out"))
 }
 
+/// The caller's live sessions.
+#[utoipa::path(
+    get,
+    path = "/api/auth/sessions",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Live sessions", body = DataEnvelope<Vec<SessionView>>),
+        (status = 503, description = "Database unavailable", body = ErrorEnvelope),
+    ),
+)]
 async fn sessions(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -132,6 +333,19 @@ async fn sessions(
     Ok(Data(views).into_response())
 }
 
+/// End one of the caller's sessions.
+#[utoipa::path(
+    delete,
+    path = "/api/auth/sessions/{id}",
+    tag = "auth",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Session id")),
+    responses(
+        (status = 200, description = "`Session ended`", body = MessageEnvelope),
+        (status = 404, description = "`Session not found`", body = ErrorEnvelope),
+        (status = 503, description = "Database unavailable", body = ErrorEnvelope),
+    ),
+)]
 async fn end_session(
     State(state): State<AppState>,
     Client(client): Client,
@@ -142,6 +356,18 @@ async fn end_session(
     Ok(Message("Session ended"))
 }
 
+/// The caller's API keys (never their secrets).
+#[utoipa::path(
+    get,
+    path = "/api/auth/api-keys",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "API keys", body = DataEnvelope<Vec<ApiKeyView>>),
+        (status = 403, description = "`API keys are disabled`", body = ErrorEnvelope),
+        (status = 503, description = "Database unavailable", body = ErrorEnvelope),
+    ),
+)]
 async fn api_keys(
     State(state): State<AppState>,
     CurrentUser(caller): CurrentUser,
@@ -151,6 +377,21 @@ async fn api_keys(
     Ok(Data(views).into_response())
 }
 
+/// Create an API key; the reply carries its secret (`key`), shown only this once.
+#[utoipa::path(
+    post,
+    path = "/api/auth/api-keys",
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = CreateApiKeyBody,
+    responses(
+        (status = 200, description = "The key with its secret", body = DataEnvelope<ApiKeyView>),
+        (status = 400, description = "Missing or invalid name or lifetime", body = ErrorEnvelope),
+        (status = 403, description = "API keys disabled, or called with an API key", body = ErrorEnvelope),
+        (status = 413, description = "Body over 16 KiB", body = ErrorEnvelope),
+        (status = 503, description = "Database unavailable", body = ErrorEnvelope),
+    ),
+)]
 async fn create_api_key(
     State(state): State<AppState>,
     Client(client): Client,
@@ -164,6 +405,20 @@ async fn create_api_key(
     Ok(Data(ApiKeyView::new(&created.key, Some(&created.secret))).into_response())
 }
 
+/// Delete one of the caller's API keys; it stops working at once.
+#[utoipa::path(
+    delete,
+    path = "/api/auth/api-keys/{id}",
+    tag = "auth",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "API key id")),
+    responses(
+        (status = 200, description = "`deleted`", body = MessageEnvelope),
+        (status = 403, description = "`API keys are disabled`", body = ErrorEnvelope),
+        (status = 404, description = "`API key not found`", body = ErrorEnvelope),
+        (status = 503, description = "Database unavailable", body = ErrorEnvelope),
+    ),
+)]
 async fn delete_api_key(
     State(state): State<AppState>,
     Client(client): Client,
