@@ -1,7 +1,7 @@
 //! API keys: `nck_…` secrets shown once, stored as SHA-256.
 
 use chrono::TimeDelta;
-use nanoclaw_core::account::{ApiKey, AuditEntry, Outcome};
+use nanoclaw_core::account::ApiKey;
 use nanoclaw_core::auth::opaque;
 use nanoclaw_core::time::now_utc;
 use nanoclaw_store::NewApiKey;
@@ -87,16 +87,12 @@ impl Accounts {
                 now,
             )
             .await?;
-        self.audit(AuditEntry {
-            detail: Some(format!("key={}", key.id)),
-            ..Self::event(
-                "api_key_create",
-                Outcome::Success,
-                Some(&caller.user),
-                None,
-                Some(client),
-            )
-        })
+        self.audit_own(
+            "api_key_create",
+            &caller.user,
+            client,
+            Some(format!("key={}", key.id)),
+        )
         .await;
         Ok(CreatedKey { key, secret })
     }
@@ -112,16 +108,12 @@ impl Accounts {
         if !self.store.delete_api_key(caller.user.id, id).await? {
             return Err(AppError::NotFound("API key not found".into()));
         }
-        self.audit(AuditEntry {
-            detail: Some(format!("key={id}")),
-            ..Self::event(
-                "api_key_revoke",
-                Outcome::Success,
-                Some(&caller.user),
-                None,
-                Some(client),
-            )
-        })
+        self.audit_own(
+            "api_key_revoke",
+            &caller.user,
+            client,
+            Some(format!("key={id}")),
+        )
         .await;
         Ok(())
     }

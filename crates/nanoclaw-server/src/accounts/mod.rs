@@ -164,6 +164,21 @@ impl Accounts {
         }
     }
 
+    /// Records a successful action users took on their own account (key, session, logout).
+    async fn audit_own(
+        &self,
+        action: &'static str,
+        user: &User,
+        client: &ClientInfo,
+        detail: Option<String>,
+    ) {
+        self.audit(AuditEntry {
+            detail,
+            ..Self::event(action, Outcome::Success, Some(user), None, Some(client))
+        })
+        .await;
+    }
+
     /// A 429 that is also written to the audit log.
     async fn limited(
         &self,

@@ -198,16 +198,12 @@ impl Accounts {
             }
             (Via::TrustedHeader, false) => return Ok(()),
         }
-        self.audit(AuditEntry {
-            detail: all.then(|| "all sessions".to_owned()),
-            ..Self::event(
-                "logout",
-                Outcome::Success,
-                Some(&caller.user),
-                None,
-                Some(client),
-            )
-        })
+        self.audit_own(
+            "logout",
+            &caller.user,
+            client,
+            all.then(|| "all sessions".to_owned()),
+        )
         .await;
         Ok(())
     }
@@ -231,16 +227,12 @@ impl Accounts {
         {
             return Err(AppError::NotFound("Session not found".into()));
         }
-        self.audit(AuditEntry {
-            detail: Some(format!("session={id}")),
-            ..Self::event(
-                "logout",
-                Outcome::Success,
-                Some(&caller.user),
-                None,
-                Some(client),
-            )
-        })
+        self.audit_own(
+            "logout",
+            &caller.user,
+            client,
+            Some(format!("session={id}")),
+        )
         .await;
         Ok(())
     }
