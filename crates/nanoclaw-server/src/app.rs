@@ -115,23 +115,41 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let limiter = state.accounts.limiter().clone();
-    let pruner = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            limiter.prune();
-        }
-    });
-    let poller = tokio::spawn(poll_changes(state.store.clone(), state.accounts.cache()));
+    let _tasks = BackgroundTasks::start(&state);
     let app = http::router(state);
-    let result = axum::serve(
+    axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await;
-    pruner.abort();
-    poller.abort();
-    result
+    .await
+}
+
+/// The tasks a serving process runs beside its requests: the rate limiter's pruning and the
+/// poll of other processes' auth changes (without it the auth cache is never trusted and
+/// every request reads the database). Stopped when dropped.
+pub struct BackgroundTasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl BackgroundTasks {
+    /// Spawns the tasks on the current runtime.
+    pub fn start(state: &AppState) -> Self {
+        let limiter = state.accounts.limiter().clone();
+        let pruner = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limiter.prune();
+            }
+        });
+        let poller = tokio::spawn(poll_changes(state.store.clone(), state.accounts.cache()));
+        Self(vec![pruner, poller])
+    }
+}
+
+impl Drop for BackgroundTasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
 }

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod error;
 pub mod http;
 pub mod import_cmd;
+pub mod logging;
 pub mod metrics;
 pub mod state;
 pub mod user_cmd;

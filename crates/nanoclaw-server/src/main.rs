@@ -1,16 +1,15 @@
 //! `nanoclaw`: serve the API or run an operator command.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use nanoclaw_core::config::{DatabaseTarget, Loaded, LogFormat, redact_url};
+use nanoclaw_core::config::{DatabaseTarget, Loaded, redact_url};
 use nanoclaw_core::{AuthMode, Config};
 use nanoclaw_server::app;
 use nanoclaw_server::cli::{Cli, Command, ConfigCommand};
 use nanoclaw_store::Store;
-use tracing_subscriber::EnvFilter;
 
 /// Exit code for a configuration that cannot be used.
 const EXIT_CONFIG: u8 = 2;
@@ -32,7 +31,7 @@ fn main() -> ExitCode {
         Some(command) => command,
         None => Command::Serve,
     };
-    init_logging(loaded.config.log_format);
+    nanoclaw_server::logging::init(loaded.config.log_format);
     if !loaded.from_file {
         tracing::info!(path = %cli.config.display(), "no config file; using defaults");
     }
@@ -68,38 +67,6 @@ fn main() -> ExitCode {
             eprintln!("nanoclaw: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Logs to stderr, filtered by `RUST_LOG`; JSON lines or human-readable ones per `log_format`.
-/// A request's lines carry its span (`request_id`, `method`, `path`).
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn"));
-    let terminal = std::io::stderr().is_terminal();
-    let json = match format {
-        LogFormat::Json => true,
-        LogFormat::Pretty => false,
-        LogFormat::Auto => !terminal,
-    };
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // The default reports a failed log write with eprintln!, which panics when stderr is a
-        // closed pipe: a dead log collector must not take the server down with it.
-        .log_internal_errors(false);
-    if json {
-        // Event fields at the top level next to `message`; every enclosing span (so the
-        // request span's `request_id` even under nested spans) in `spans`.
-        builder
-            .with_ansi(false)
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(true)
-            .init();
-    } else {
-        builder.with_ansi(terminal).init();
     }
 }
 

@@ -7,23 +7,20 @@ pub mod host_check;
 pub mod metrics_layer;
 pub mod openapi;
 pub mod request_id;
+pub mod request_scope;
 pub mod routes;
 pub mod views;
 
-use std::any::Any;
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use tower::util::MapRequestLayer;
-use tower_http::catch_panic::CatchPanicLayer;
+use axum::response::IntoResponse;
+use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::PropagateRequestIdLayer;
-use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::error::{AppError, error_response};
+use crate::error::AppError;
 use crate::state::AppState;
 
 /// Every route of the server, with the envelope for unknown paths, wrong methods and panics.
@@ -32,8 +29,8 @@ use crate::state::AppState;
 /// document served at `/api/openapi.json` (with the Swagger UI at `/api/docs/`). Those two live
 /// with the API, behind single mode's Host check like every `/api/*` route; they need no token.
 ///
-/// Layers, outermost first: metrics (only when `metrics_addr` is set), request id, its echo on
-/// the response, the request's log span, panic catching, CORS.
+/// Layers, outermost first: metrics (only when `metrics_addr` is set), the request scope
+/// (request id, panics, server-error log), CORS (only when `cors_origins` is set).
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.config.cors_origins);
     let metrics = state.config.metrics_addr.is_some();
@@ -69,23 +66,15 @@ pub fn router(state: AppState) -> Router {
         ));
     }
     // Health probes reveal nothing and come from load balancers by IP: no Host check.
-    let mut router = Router::new().merge(health.with_state(state)).merge(api);
-    if let Some(cors) = cors {
-        router = router.layer(cors);
-    }
-    let router = router
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|req: &axum::extract::Request| request_id::span(req)),
-        )
-        .layer(PropagateRequestIdLayer::new(request_id::X_REQUEST_ID))
-        .layer(MapRequestLayer::new(request_id::ensure));
-    if metrics {
-        router.layer(metrics_layer::HttpMetricsLayer::new())
-    } else {
-        router
-    }
+    // One layer stack, applied once: every `Router::layer` call wraps each route again.
+    let stack = ServiceBuilder::new()
+        .option_layer(metrics.then(metrics_layer::HttpMetricsLayer::new))
+        .layer(request_scope::RequestScopeLayer)
+        .option_layer(cors);
+    Router::new()
+        .merge(health.with_state(state))
+        .merge(api)
+        .layer(stack)
 }
 
 /// Preflights are always answered; only listed origins get CORS headers (none by default,
@@ -121,14 +110,4 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
         .expose_headers(expose.to_vec())
         .max_age(Duration::from_secs(600));
     Some(layer)
-}
-
-fn panic_response(payload: Box<dyn Any + Send + 'static>) -> Response {
-    let detail = payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
-    tracing::error!(panic = detail, "handler panicked");
-    error_response(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
 }

@@ -168,12 +168,9 @@ async fn unready_probe(dir: &Path, addr: &str, request_id: &str) {
     assert_eq!(resp.status(), 503);
 }
 
-/// The `request_id` of the request span a JSON log line was written in.
+/// The `request_id` of the request a JSON log line was written in.
 fn request_id_of(line: &Value) -> Option<&str> {
-    line["spans"]
-        .as_array()?
-        .iter()
-        .find_map(|span| span["request_id"].as_str())
+    line["request_id"].as_str()
 }
 
 #[tokio::test]
