@@ -134,7 +134,7 @@ impl Accounts {
             ..Self::event(
                 "register",
                 Outcome::Success,
-                caller.map(|c| &c.user),
+                caller.map(|c| &*c.user),
                 Some(&user),
                 client,
             )
@@ -194,7 +194,7 @@ impl Accounts {
         if ends_access {
             self.end_everything(id).await?;
         }
-        let actor = caller.map(|c| &c.user);
+        let actor = caller.map(|c| &*c.user);
         let via_cli = caller.is_none().then(|| "via=cli".to_owned());
         let mut events = Vec::new();
         if patch.role.as_ref().is_some_and(|r| *r != target.role) {
@@ -250,7 +250,7 @@ impl Accounts {
             ..Self::event(
                 "delete",
                 Outcome::Success,
-                caller.map(|c| &c.user),
+                caller.map(|c| &*c.user),
                 Some(&target),
                 client,
             )

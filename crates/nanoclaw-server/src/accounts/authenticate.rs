@@ -1,6 +1,7 @@
 //! Who is calling: single-mode default user, trusted proxy header, API key or bearer token.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use nanoclaw_core::account::{AuditEntry, Outcome};
@@ -36,8 +37,8 @@ pub enum Via {
 /// The authenticated caller of a non-public route.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The user row, read for this request.
-    pub user: User,
+    /// The user row (shared with the authentication cache).
+    pub user: Arc<User>,
     /// How they authenticated.
     pub via: Via,
 }
@@ -122,7 +123,7 @@ impl Accounts {
     }
 
     /// The single-mode `default` user.
-    pub(super) async fn default_user(&self) -> ApiResult<User> {
+    pub(super) async fn default_user(&self) -> ApiResult<Arc<User>> {
         let id = self
             .default_user_id
             .ok_or_else(|| AppError::internal("single mode without a default user"))?;
@@ -132,12 +133,12 @@ impl Accounts {
     }
 
     /// A user, from the cache or the database.
-    async fn user_by_id(&self, id: i64) -> ApiResult<Option<User>> {
+    async fn user_by_id(&self, id: i64) -> ApiResult<Option<Arc<User>>> {
         if let Some(user) = self.cache.user(id) {
             return Ok(Some(user));
         }
         let epoch = self.cache.epoch();
-        let user = self.store.user_by_id(id).await?;
+        let user = self.store.user_by_id(id).await?.map(Arc::new);
         if let Some(u) = &user {
             self.cache.put_user(epoch, u);
         }
@@ -153,11 +154,12 @@ impl Accounts {
                     Some(s) => s,
                     None => {
                         let epoch = self.cache.epoch();
-                        let s = self
-                            .store
-                            .session_by_id(jti)
-                            .await?
-                            .ok_or_else(unauthorized)?;
+                        let s = Arc::new(
+                            self.store
+                                .session_by_id(jti)
+                                .await?
+                                .ok_or_else(unauthorized)?,
+                        );
                         self.cache.put_session(epoch, &s);
                         s
                     }
@@ -195,11 +197,12 @@ impl Accounts {
             Some(k) => k,
             None => {
                 let epoch = self.cache.epoch();
-                let k = self
-                    .store
-                    .api_key_by_hash(&hash)
-                    .await?
-                    .ok_or_else(unauthorized)?;
+                let k = Arc::new(
+                    self.store
+                        .api_key_by_hash(&hash)
+                        .await?
+                        .ok_or_else(unauthorized)?,
+                );
                 self.cache.put_key(epoch, &hash, &k);
                 k
             }
@@ -225,7 +228,7 @@ impl Accounts {
         self.touch_last_seen(&user).await?;
         Ok(Caller {
             user,
-            via: Via::ApiKey(key.id),
+            via: Via::ApiKey(key.id.clone()),
         })
     }
 
@@ -291,7 +294,7 @@ impl Accounts {
         }
         self.touch_last_seen(&user).await?;
         Ok(Some(Caller {
-            user,
+            user: Arc::new(user),
             via: Via::TrustedHeader,
         }))
     }

@@ -12,8 +12,8 @@
 //! - every entry also expires after [`TTL`], a backstop.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use nanoclaw_core::User;
@@ -37,8 +37,9 @@ const REREAD_WINDOW: i64 = 1_000;
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 const KEEP_CHANGES: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
+/// Values are shared, not cloned, with the requests that read them.
 struct Entry<T> {
-    value: T,
+    value: Arc<T>,
     at: Instant,
 }
 
@@ -81,8 +82,9 @@ impl std::fmt::Debug for AuthCache {
     }
 }
 
-fn fresh<T: Clone>(e: Option<&Entry<T>>) -> Option<T> {
-    e.filter(|e| e.at.elapsed() < TTL).map(|e| e.value.clone())
+fn fresh<T>(e: Option<&Entry<T>>) -> Option<Arc<T>> {
+    e.filter(|e| e.at.elapsed() < TTL)
+        .map(|e| Arc::clone(&e.value))
 }
 
 impl AuthCache {
@@ -123,22 +125,22 @@ impl AuthCache {
     }
 
     /// A cached user.
-    pub fn user(&self, id: i64) -> Option<User> {
+    pub fn user(&self, id: i64) -> Option<Arc<User>> {
         fresh(self.read()?.users.get(&id))
     }
 
     /// A cached session.
-    pub fn session(&self, id: &str) -> Option<Session> {
+    pub fn session(&self, id: &str) -> Option<Arc<Session>> {
         fresh(self.read()?.sessions.get(id))
     }
 
     /// A cached API key, by the hash of its secret.
-    pub fn key(&self, hash: &str) -> Option<ApiKey> {
+    pub fn key(&self, hash: &str) -> Option<Arc<ApiKey>> {
         fresh(self.read()?.keys.get(hash))
     }
 
     /// Caches a user read at `epoch`.
-    pub fn put_user(&self, epoch: u64, user: &User) {
+    pub fn put_user(&self, epoch: u64, user: &Arc<User>) {
         self.write(epoch, |m| {
             if m.users.len() >= MAX_ENTRIES {
                 m.users.clear();
@@ -146,7 +148,7 @@ impl AuthCache {
             m.users.insert(
                 user.id,
                 Entry {
-                    value: user.clone(),
+                    value: Arc::clone(user),
                     at: Instant::now(),
                 },
             );
@@ -154,7 +156,7 @@ impl AuthCache {
     }
 
     /// Caches a session read at `epoch`.
-    pub fn put_session(&self, epoch: u64, session: &Session) {
+    pub fn put_session(&self, epoch: u64, session: &Arc<Session>) {
         self.write(epoch, |m| {
             if m.sessions.len() >= MAX_ENTRIES {
                 m.sessions.clear();
@@ -162,7 +164,7 @@ impl AuthCache {
             m.sessions.insert(
                 session.id.clone(),
                 Entry {
-                    value: session.clone(),
+                    value: Arc::clone(session),
                     at: Instant::now(),
                 },
             );
@@ -170,7 +172,7 @@ impl AuthCache {
     }
 
     /// Caches an API key read at `epoch`.
-    pub fn put_key(&self, epoch: u64, hash: &str, key: &ApiKey) {
+    pub fn put_key(&self, epoch: u64, hash: &str, key: &Arc<ApiKey>) {
         self.write(epoch, |m| {
             if m.keys.len() >= MAX_ENTRIES {
                 m.keys.clear();
@@ -178,7 +180,7 @@ impl AuthCache {
             m.keys.insert(
                 hash.to_owned(),
                 Entry {
-                    value: key.clone(),
+                    value: Arc::clone(key),
                     at: Instant::now(),
                 },
             );
@@ -195,12 +197,12 @@ impl AuthCache {
             if let Some((id, t)) = user
                 && let Some(e) = m.users.get_mut(&id)
             {
-                e.value.last_login_at = Some(t);
+                Arc::make_mut(&mut e.value).last_login_at = Some(t);
             }
             if let Some((id, t)) = session
                 && let Some(e) = m.sessions.get_mut(id)
             {
-                e.value.last_seen_at = t;
+                Arc::make_mut(&mut e.value).last_seen_at = t;
             }
         }
     }
@@ -240,7 +242,7 @@ impl AuthCache {
 
 /// Follows the change feed until the task is aborted: evicts changed users, keeps the cache
 /// off while the feed cannot be read, prunes old feed rows now and then.
-pub async fn poll_changes(store: Store, cache: std::sync::Arc<AuthCache>) {
+pub async fn poll_changes(store: Store, cache: Arc<AuthCache>) {
     let mut tick = tokio::time::interval(POLL_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut cursor: Option<i64> = None;

@@ -13,6 +13,7 @@ mod rate_limit;
 mod sessions;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, TimeDelta};
@@ -45,7 +46,7 @@ pub struct Session {
     /// The bearer token.
     pub token: String,
     /// The user.
-    pub user: User,
+    pub user: Arc<User>,
 }
 
 /// Who is asking and from where, for sessions and the audit log.
@@ -207,7 +208,12 @@ impl Accounts {
     }
 
     /// Starts a server-side session for `user` and issues its first token.
-    async fn start_session(&self, user: User, client: &ClientInfo) -> ApiResult<Session> {
+    async fn start_session(
+        &self,
+        user: impl Into<Arc<User>>,
+        client: &ClientInfo,
+    ) -> ApiResult<Session> {
+        let user = user.into();
         let now = now_utc();
         let id = uuid::Uuid::new_v4().to_string();
         let expires_at = now + TimeDelta::seconds(self.jwt.expiry_secs());
@@ -232,10 +238,11 @@ impl Accounts {
 
     fn token_for(
         &self,
-        user: User,
+        user: impl Into<Arc<User>>,
         session_id: Option<&str>,
         now: NaiveDateTime,
     ) -> ApiResult<Session> {
+        let user = user.into();
         let token = self
             .jwt
             .issue(&user, session_id, now.and_utc().timestamp())

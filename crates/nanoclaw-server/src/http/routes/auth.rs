@@ -126,7 +126,7 @@ struct CreateApiKeyBody {
 fn session_reply(s: &Session) -> Response {
     Data(TokenView {
         token: &s.token,
-        user: UserView::from(&s.user),
+        user: UserView::from(&*s.user),
     })
     .into_response()
 }
@@ -227,7 +227,7 @@ async fn reset_password(
     ),
 )]
 async fn profile(CurrentUser(caller): CurrentUser) -> Response {
-    Data(UserView::from(&caller.user)).into_response()
+    Data(UserView::from(&*caller.user)).into_response()
 }
 
 /// Change the caller's e-mail, avatar or password; nothing is saved unless every check passes.
