@@ -71,6 +71,26 @@ fn is_server_shutdown(e: &sea_orm::sqlx::Error) -> bool {
     }
 }
 
+/// True when `e` says the object being created already exists: a unique violation, or
+/// PostgreSQL's duplicate table (42P07) and duplicate object (42710, e.g. "type ... already
+/// exists"), which two concurrent `CREATE TABLE IF NOT EXISTS` can raise.
+pub(crate) fn is_already_exists(e: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    if is_unique_violation(e) {
+        return true;
+    }
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
+            match inner.as_ref() {
+                Sqlx::Database(db) => db.code().is_some_and(|c| c == "42P07" || c == "42710"),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 /// True when `e` is a unique-constraint violation.
 pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))

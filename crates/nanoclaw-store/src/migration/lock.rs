@@ -11,7 +11,7 @@ use std::time::Duration;
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, ExprTrait, Query, Table};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 
-use crate::error::is_unique_violation;
+use crate::error::{is_already_exists, is_unique_violation};
 
 const TABLE: &str = "nanoclaw_migration_lock";
 const LOCK_ID: i32 = 1;
@@ -97,8 +97,9 @@ async fn ensure_table(db: &DatabaseConnection) -> Result<(), DbErr> {
         .to_owned();
     match db.execute(&create).await {
         Ok(_) => Ok(()),
-        // PostgreSQL's IF NOT EXISTS itself races (catalog unique index); the table is there.
-        Err(e) if is_unique_violation(&e) => Ok(()),
+        // PostgreSQL's IF NOT EXISTS itself races (catalog unique index, or "type ... already
+        // exists" from the table's row type); either way the other process created the table.
+        Err(e) if is_already_exists(&e) => Ok(()),
         Err(e) => Err(e),
     }
 }
