@@ -6,6 +6,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use nanoclaw_store::{StoreError, UniqueField};
 
+use crate::http::envelope::error_response;
+
 /// Result of a handler or service call.
 pub type ApiResult<T> = Result<T, AppError>;
 
@@ -115,10 +117,4 @@ impl IntoResponse for AppError {
         }
         response
     }
-}
-
-/// `{"code": status, "message": message}` with that status.
-pub fn error_response(status: StatusCode, message: &str) -> Response {
-    let body = serde_json::json!({ "code": status.as_u16(), "message": message });
-    (status, axum::Json(body)).into_response()
 }

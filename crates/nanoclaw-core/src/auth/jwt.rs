@@ -43,7 +43,27 @@ pub struct Claims {
     pub jti: Option<String>,
 }
 
-impl Claims {
+/// What authentication reads from a verified token: the claims that decide who the caller is
+/// and whether the token still counts. `username` and `role` are skipped unread (the database
+/// row is authoritative), so parsing allocates only for a session id.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct TokenClaims {
+    /// The user's id.
+    pub user_id: i64,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    /// Not valid before, Unix seconds.
+    #[serde(default)]
+    pub nbf: Option<i64>,
+    /// The user's token version at issue time.
+    #[serde(default)]
+    pub ver: Option<i64>,
+    /// The server-side session this token belongs to.
+    #[serde(default)]
+    pub jti: Option<String>,
+}
+
+impl TokenClaims {
     /// The token version this token was issued under (0 for tokens minted without one).
     pub fn version(&self) -> i64 {
         self.ver.unwrap_or(0)
@@ -61,6 +81,8 @@ const HEADER_JSON: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 const MAX_TOKEN_LEN: usize = 8 * 1024;
 /// An HMAC-SHA256 tag.
 const TAG_LEN: usize = 32;
+/// Claims up to this size (decoded) are decoded on the stack; ours are about 200 bytes.
+const STACK_CLAIMS: usize = 512;
 
 /// The only header field we look at; unknown fields are ignored, as in PyJWT.
 #[derive(Deserialize)]
@@ -138,7 +160,7 @@ impl JwtKeys {
 
     /// The claims of a valid token at `now` (Unix seconds); `None` for anything forged,
     /// expired, not yet valid, malformed or not HS256.
-    pub fn verify_at(&self, token: &str, now: i64) -> Option<Claims> {
+    pub fn verify_at(&self, token: &str, now: i64) -> Option<TokenClaims> {
         if token.len() > MAX_TOKEN_LEN {
             return None;
         }
@@ -155,17 +177,27 @@ impl JwtKeys {
         let mut mac = self.mac.clone();
         mac.update(signed.as_bytes());
         mac.verify_slice(&tag).ok()?;
-        let header = URL_SAFE_NO_PAD.decode(header).ok()?;
-        if serde_json::from_slice::<JoseHeader<'_>>(&header).ok()?.alg != "HS256" {
-            return None;
+        // Our header and PyJWT's are the same bytes; any other one is decoded and checked.
+        if header != self.header_b64 {
+            let header = URL_SAFE_NO_PAD.decode(header).ok()?;
+            if serde_json::from_slice::<JoseHeader<'_>>(&header).ok()?.alg != "HS256" {
+                return None;
+            }
         }
-        let claims: Claims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        let mut stack = [0u8; STACK_CLAIMS];
+        let claims: TokenClaims = match URL_SAFE_NO_PAD.decode_slice(payload, &mut stack) {
+            Ok(len) => serde_json::from_slice(&stack[..len]).ok()?,
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?
+            }
+            Err(base64::DecodeSliceError::DecodeError(_)) => return None,
+        };
         let live = claims.exp > now && claims.nbf.is_none_or(|nbf| nbf <= now);
         live.then_some(claims)
     }
 
     /// [`verify_at`](Self::verify_at) the current time.
-    pub fn verify(&self, token: &str) -> Option<Claims> {
+    pub fn verify(&self, token: &str) -> Option<TokenClaims> {
         self.verify_at(token, chrono::Utc::now().timestamp())
     }
 }
@@ -201,8 +233,8 @@ mod tests {
         let token = keys.issue(&user(), Some("sid"), now()).unwrap();
         let claims = keys.verify(&token).unwrap();
         assert_eq!(
-            (claims.user_id, claims.version(), claims.role.as_str()),
-            (7, 3, "user")
+            (claims.user_id, claims.version(), claims.jti.as_deref()),
+            (7, 3, Some("sid"))
         );
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.alg, Algorithm::HS256);
@@ -259,8 +291,12 @@ mod tests {
         )
         .unwrap()
         .claims;
-        assert_eq!(theirs, keys.verify(&ours).unwrap());
+        assert_eq!(read(&theirs), keys.verify(&ours).unwrap());
         assert_eq!(theirs.jti.as_deref(), Some("sid-1"));
+        assert_eq!(
+            (theirs.username.as_str(), theirs.role.as_str()),
+            ("bob", "user")
+        );
         let header = jsonwebtoken::decode_header(&ours).unwrap();
         assert_eq!(
             (header.alg, header.typ.as_deref()),
@@ -273,7 +309,47 @@ mod tests {
             &EncodingKey::from_secret(secret),
         )
         .unwrap();
-        assert_eq!(keys.verify(&by_them).unwrap(), theirs);
+        assert_eq!(keys.verify(&by_them).unwrap(), read(&theirs));
+    }
+
+    /// What verification should read from `claims`.
+    fn read(claims: &Claims) -> TokenClaims {
+        TokenClaims {
+            user_id: claims.user_id,
+            exp: claims.exp,
+            nbf: claims.nbf,
+            ver: claims.ver,
+            jti: claims.jti.clone(),
+        }
+    }
+
+    #[test]
+    fn foreign_headers_and_long_claims_are_read() {
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let keys = JwtKeys::new(secret, 3600);
+        // Another header spelling (kid, no typ) and claims too long for the stack buffer.
+        let mut header = Header::new(Algorithm::HS256);
+        header.typ = None;
+        header.kid = Some("k1".into());
+        let long = "x".repeat(2 * STACK_CLAIMS);
+        let token = jsonwebtoken::encode(
+            &header,
+            &serde_json::json!({"user_id": 5, "username": long, "exp": now() + 100, "ver": 2}),
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap();
+        assert_ne!(token.split('.').next(), Some(keys.header_b64.as_str()));
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!((claims.user_id, claims.version()), (5, 2));
+        // A payload that is not base64 at all, correctly signed, is refused.
+        let bad = keys.sign(b"{}");
+        let (head, rest) = bad.split_once('.').unwrap();
+        let mut mac = keys.mac.clone();
+        let forged_payload = format!("{head}.!!!!");
+        mac.update(forged_payload.as_bytes());
+        let tag = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        assert!(!rest.is_empty());
+        assert!(keys.verify(&format!("{forged_payload}.{tag}")).is_none());
     }
 
     #[test]

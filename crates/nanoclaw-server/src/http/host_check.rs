@@ -1,12 +1,18 @@
 //! Single mode's DNS-rebinding guard: requests must name this server in `Host` (a loopback
 //! name, `backend_host` or one of `allowed_hosts`); anything else is refused with 403.
+//!
+//! A tower layer rather than `axum::middleware::from_fn`, which boxes the rest of the route
+//! and clones it for every request; the check itself allocates nothing.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::HOST;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tower::{Layer, Service};
 
 use crate::error::AppError;
 
@@ -35,9 +41,13 @@ impl AllowedHosts {
 
     /// True when a `Host` header value names this server.
     pub fn allows(&self, host_header: &str) -> bool {
-        let name = strip_port(host_header.trim()).to_ascii_lowercase();
-        let name = name.trim_end_matches('.');
-        name.ends_with(".localhost") || self.0.iter().any(|h| h == name)
+        let name = strip_port(host_header.trim()).trim_end_matches('.');
+        let sub_of_localhost = name
+            .len()
+            .checked_sub(".localhost".len())
+            .and_then(|at| name.get(at..))
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(".localhost"));
+        sub_of_localhost || self.0.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
 }
 
@@ -53,16 +63,91 @@ fn strip_port(host: &str) -> &str {
     }
 }
 
-/// The middleware. A request without `Host` (HTTP/1.0 tools) is let through: browsers, which
-/// DNS rebinding needs, always send one.
-pub async fn check_host(State(allowed): State<AllowedHosts>, req: Request, next: Next) -> Response {
-    if let Some(host) = req.headers().get(HOST) {
-        let ok = host.to_str().is_ok_and(|h| allowed.allows(h));
-        if !ok {
-            return AppError::Forbidden("Host not allowed".into()).into_response();
+/// The layer: refuses requests whose `Host` names another server. A request without `Host`
+/// (HTTP/1.0 tools) is let through: browsers, which DNS rebinding needs, always send one.
+#[derive(Clone, Debug)]
+pub struct HostCheckLayer(AllowedHosts);
+
+impl HostCheckLayer {
+    /// A layer accepting `allowed`.
+    pub fn new(allowed: AllowedHosts) -> Self {
+        Self(allowed)
+    }
+}
+
+impl<S> Layer<S> for HostCheckLayer {
+    type Service = HostCheck<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HostCheck {
+            inner,
+            allowed: self.0.clone(),
         }
     }
-    next.run(req).await
+}
+
+/// Service of [`HostCheckLayer`].
+#[derive(Clone, Debug)]
+pub struct HostCheck<S> {
+    inner: S,
+    allowed: AllowedHosts,
+}
+
+impl<S> Service<Request> for HostCheck<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = HostCheckFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let refused = req
+            .headers()
+            .get(HOST)
+            .is_some_and(|host| !host.to_str().is_ok_and(|h| self.allowed.allows(h)));
+        if refused {
+            let response = AppError::Forbidden("Host not allowed".into()).into_response();
+            HostCheckFuture::Refused {
+                response: Some(response),
+            }
+        } else {
+            HostCheckFuture::Allowed {
+                future: self.inner.call(req),
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Future of [`HostCheck`].
+    #[project = HostCheckProj]
+    pub enum HostCheckFuture<F> {
+        /// The route's own future.
+        Allowed { #[pin] future: F },
+        /// The 403, handed out on the first poll.
+        Refused { response: Option<Response> },
+    }
+}
+
+impl<F, E> Future for HostCheckFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            HostCheckProj::Allowed { future } => future.poll(cx),
+            HostCheckProj::Refused { response } => Poll::Ready(Ok(response
+                .take()
+                .unwrap_or_else(|| AppError::internal("polled after completion").into_response()))),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -79,6 +164,8 @@ mod tests {
             "app.localhost",
             "CHAT.lan:80",
             "localhost.",
+            "App.LOCALHOST:8080",
+            "LOCALHOST",
         ] {
             assert!(a.allows(ok), "{ok}");
         }
@@ -88,6 +175,10 @@ mod tests {
             "127.0.0.1.evil.example",
             "0.0.0.0",
             "localhost.evil",
+            "localhost.evil.",
+            "xlocalhost",
+            "é.localhos",
+            "",
         ] {
             assert!(!a.allows(bad), "{bad}");
         }

@@ -60,10 +60,7 @@ pub fn router(state: AppState) -> Router {
         })
         .with_state(state.clone());
     if single_mode {
-        api = api.layer(axum::middleware::from_fn_with_state(
-            hosts,
-            host_check::check_host,
-        ));
+        api = api.layer(host_check::HostCheckLayer::new(hosts));
     }
     // Health probes reveal nothing and come from load balancers by IP: no Host check.
     // One layer stack, applied once: every `Router::layer` call wraps each route again.

@@ -22,8 +22,8 @@ use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 use tracing::Level;
 
+use super::envelope::error_response;
 use super::request_id::{self, RequestId, X_REQUEST_ID};
-use crate::error::error_response;
 
 /// Target of the per-request line logged at `debug` (`RUST_LOG=nanoclaw::access=debug`).
 pub const ACCESS_TARGET: &str = "nanoclaw::access";

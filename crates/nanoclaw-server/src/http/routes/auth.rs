@@ -3,7 +3,7 @@
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -46,11 +46,10 @@ struct TokenView<'a> {
 }
 
 /// The server's authentication mode.
-#[derive(ToSchema)]
-#[allow(dead_code)] // describes the `json!` reply of `mode`
+#[derive(Serialize, ToSchema)]
 struct ModeView {
     #[schema(pattern = "^(single|multi)$", examples("multi"))]
-    mode: String,
+    mode: &'static str,
 }
 
 /// `POST /api/auth/login` body (parsed by `accounts::input::LoginInput`).
@@ -188,8 +187,10 @@ async fn register(
     tag = "auth",
     responses((status = 200, description = "The mode", body = DataEnvelope<ModeView>)),
 )]
-async fn mode(State(state): State<AppState>) -> Data<Value> {
-    Data(json!({ "mode": state.accounts.mode().as_str() }))
+async fn mode(State(state): State<AppState>) -> Data<ModeView> {
+    Data(ModeView {
+        mode: state.accounts.mode().as_str(),
+    })
 }
 
 /// Set a new password with an admin-issued reset token; ends every session and API key.
