@@ -1,12 +1,15 @@
 //! Request bodies: a JSON object read leniently (an empty body is `{}`, as nanoClaw's auth
 //! routes do) but never loosely typed — every wrong type is a 400 naming the field.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Map, Value};
 
 use crate::error::AppError;
+
+/// Largest body read; the auth and admin bodies are small objects. Bigger ones get a 413.
+/// (Here rather than as axum's `DefaultBodyLimit` layer, which costs every route a layer.)
+pub const BODY_LIMIT: usize = 16 * 1024;
 
 /// The body as a JSON object.
 #[derive(Debug, Default)]
@@ -15,15 +18,16 @@ pub struct JsonObject(pub Map<String, Value>);
 impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = AppError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let body = Limited::new(req.into_body(), BODY_LIMIT);
+        let bytes = body.collect().await.map_err(|e| {
+            if e.is::<LengthLimitError>() {
                 AppError::PayloadTooLarge
             } else {
                 AppError::bad_request("Could not read the request body")
             }
         })?;
-        Self::parse(&bytes)
+        Self::parse(&bytes.to_bytes())
     }
 }
 

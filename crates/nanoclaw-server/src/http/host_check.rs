@@ -1,8 +1,9 @@
 //! Single mode's DNS-rebinding guard: requests must name this server in `Host` (a loopback
 //! name, `backend_host` or one of `allowed_hosts`); anything else is refused with 403.
 //!
-//! A tower layer rather than `axum::middleware::from_fn`, which boxes the rest of the route
-//! and clones it for every request; the check itself allocates nothing.
+//! A tower layer around the whole router rather than `axum::middleware::from_fn` on each
+//! route, which boxes and clones the rest of the route for every request; the check itself
+//! allocates nothing. Paths it is told to exempt (the health probes) pass unchecked.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -66,12 +67,18 @@ fn strip_port(host: &str) -> &str {
 /// The layer: refuses requests whose `Host` names another server. A request without `Host`
 /// (HTTP/1.0 tools) is let through: browsers, which DNS rebinding needs, always send one.
 #[derive(Clone, Debug)]
-pub struct HostCheckLayer(AllowedHosts);
+pub struct HostCheckLayer {
+    allowed: AllowedHosts,
+    exempt: Arc<[String]>,
+}
 
 impl HostCheckLayer {
-    /// A layer accepting `allowed`.
-    pub fn new(allowed: AllowedHosts) -> Self {
-        Self(allowed)
+    /// A layer accepting `allowed`, not checking requests for the paths in `exempt`.
+    pub fn new(allowed: AllowedHosts, exempt: impl IntoIterator<Item = String>) -> Self {
+        Self {
+            allowed,
+            exempt: exempt.into_iter().collect(),
+        }
     }
 }
 
@@ -81,7 +88,7 @@ impl<S> Layer<S> for HostCheckLayer {
     fn layer(&self, inner: S) -> Self::Service {
         HostCheck {
             inner,
-            allowed: self.0.clone(),
+            layer: self.clone(),
         }
     }
 }
@@ -90,7 +97,7 @@ impl<S> Layer<S> for HostCheckLayer {
 #[derive(Clone, Debug)]
 pub struct HostCheck<S> {
     inner: S,
-    allowed: AllowedHosts,
+    layer: HostCheckLayer,
 }
 
 impl<S> Service<Request> for HostCheck<S>
@@ -106,10 +113,12 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
+        let checks = &self.layer;
         let refused = req
             .headers()
             .get(HOST)
-            .is_some_and(|host| !host.to_str().is_ok_and(|h| self.allowed.allows(h)));
+            .is_some_and(|host| !host.to_str().is_ok_and(|h| checks.allowed.allows(h)))
+            && !checks.exempt.iter().any(|p| p == req.uri().path());
         if refused {
             let response = AppError::Forbidden("Host not allowed".into()).into_response();
             HostCheckFuture::Refused {

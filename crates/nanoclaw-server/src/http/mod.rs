@@ -16,22 +16,35 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
+use host_check::{HostCheck, HostCheckLayer};
+use request_scope::{RequestScope, RequestScopeLayer};
 use tower::ServiceBuilder;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower::util::Either;
+use tower_http::cors::{AllowOrigin, Cors, CorsLayer};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// Every route of the server, with the envelope for unknown paths, wrong methods and panics.
+/// The HTTP service: every route, inside the layers every request passes.
+///
+/// Outermost first: the request scope (request id, panics, server-error log), CORS (only when
+/// `cors_origins` is set), single mode's Host check (not for the health probes), the router.
+/// These wrap the router once, not each route: `Router::layer` boxes every route once more,
+/// and axum clones a route's whole boxed chain for every request it serves. Only the
+/// Prometheus layer (when `metrics_addr` is set) wraps each route, as it labels requests by
+/// the matched route, which is known only once the router has matched.
+pub type HttpService = RequestScope<Either<Cors<Routed>, Routed>>;
+
+/// The router behind the optional Host check.
+pub type Routed = Either<HostCheck<Router>, Router>;
+
+/// See [`HttpService`].
 ///
 /// Routes are registered through `OpenApiRouter` only, so each one is also in the OpenAPI
 /// document served at `/api/openapi.json` (with the Swagger UI at `/api/docs/`). Those two live
 /// with the API, behind single mode's Host check like every `/api/*` route; they need no token.
-///
-/// Layers, outermost first: metrics (only when `metrics_addr` is set), the request scope
-/// (request id, panics, server-error log), CORS (only when `cors_origins` is set).
-pub fn router(state: AppState) -> Router {
+pub fn service(state: AppState) -> HttpService {
     let cors = cors_layer(&state.config.cors_origins);
     let metrics = state.config.metrics_addr.is_some();
     let single_mode = state.accounts.mode() == nanoclaw_core::AuthMode::Single;
@@ -40,14 +53,17 @@ pub fn router(state: AppState) -> Router {
     let (health, mut doc) = OpenApiRouter::with_openapi(openapi::base())
         .merge(routes::health::router())
         .split_for_parts();
+    // Health probes reveal nothing and come from load balancers by IP: no Host check.
+    let probes: Vec<String> = doc.paths.paths.keys().cloned().collect();
     let (api, api_doc) = OpenApiRouter::new()
         .merge(routes::auth::router())
         .merge(routes::admin::router())
         .merge(routes::catalog::router())
         .split_for_parts();
     doc.merge(api_doc);
-    let mut api = api
+    let mut router = api
         .merge(openapi::docs_router(doc))
+        .merge(health)
         .fallback(|| async { AppError::NotFound("Not found".into()) })
         // Without configured origins there is no CORS layer; a preflight is still answered
         // (204, no CORS headers: the browser then keeps the API same-origin).
@@ -58,20 +74,15 @@ pub fn router(state: AppState) -> Router {
                 AppError::MethodNotAllowed.into_response()
             }
         })
-        .with_state(state.clone());
-    if single_mode {
-        api = api.layer(host_check::HostCheckLayer::new(hosts));
+        .with_state(state);
+    if metrics {
+        router = router.layer(metrics_layer::HttpMetricsLayer::new());
     }
-    // Health probes reveal nothing and come from load balancers by IP: no Host check.
-    // One layer stack, applied once: every `Router::layer` call wraps each route again.
-    let stack = ServiceBuilder::new()
-        .option_layer(metrics.then(metrics_layer::HttpMetricsLayer::new))
-        .layer(request_scope::RequestScopeLayer)
-        .option_layer(cors);
-    Router::new()
-        .merge(health.with_state(state))
-        .merge(api)
-        .layer(stack)
+    ServiceBuilder::new()
+        .layer(RequestScopeLayer)
+        .option_layer(cors)
+        .option_layer(single_mode.then(|| HostCheckLayer::new(hosts, probes)))
+        .service(router)
 }
 
 /// Preflights are always answered; only listed origins get CORS headers (none by default,

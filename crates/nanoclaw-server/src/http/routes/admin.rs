@@ -1,6 +1,6 @@
 //! `/api/admin/*`: user management and the audit log, for admins only.
 
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use nanoclaw_core::time::to_rfc3339_micros;
 use nanoclaw_store::AuditFilter;
@@ -20,8 +20,6 @@ use crate::http::openapi::{DataEnvelope, ErrorEnvelope, MessageEnvelope};
 use crate::http::views::{AuditView, PageView, UserView};
 use crate::state::AppState;
 
-const ADMIN_BODY_LIMIT: usize = 16 * 1024;
-
 /// The admin routes (each documented by its `#[utoipa::path]`).
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -30,7 +28,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(logout_user))
         .routes(routes!(reset_token))
         .routes(routes!(audit))
-        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
 }
 
 /// `POST /api/admin/users` body.

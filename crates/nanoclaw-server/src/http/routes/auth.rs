@@ -1,6 +1,6 @@
 //! `/api/auth/*`: login, register, mode (public); profile, sessions, refresh, logout, API keys.
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
@@ -17,9 +17,6 @@ use crate::http::openapi::{DataEnvelope, ErrorEnvelope, MessageEnvelope};
 use crate::http::views::{ApiKeyView, SessionView, UserView};
 use crate::state::AppState;
 
-/// Auth bodies are tiny; anything bigger than this is refused with 413.
-const AUTH_BODY_LIMIT: usize = 16 * 1024;
-
 /// The auth routes (each documented by its `#[utoipa::path]`).
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,7 +31,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(end_session))
         .routes(routes!(api_keys, create_api_key))
         .routes(routes!(delete_api_key))
-        .layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT))
 }
 
 /// A session token and its user.
