@@ -11,37 +11,76 @@ pub fn now_utc() -> NaiveDateTime {
 
 /// RFC 3339 UTC with microseconds and `Z`, e.g. `2026-11-27T02:41:12.079856Z`.
 pub fn to_rfc3339_micros(t: &NaiveDateTime) -> String {
-    use chrono::{Datelike, Timelike};
-    // Digits written in place: user objects are on the hottest path, and `format!` (let alone
-    // chrono's format strings, parsed anew on every call) costs several times more.
-    // A leap second is stored as nanoseconds past 10^9; chrono prints it as second 60.
-    let (second, nanos) = match t.nanosecond() {
-        n if n >= 1_000_000_000 => (t.second() + 1, n - 1_000_000_000),
-        n => (t.second(), n),
-    };
-    let Ok(year) = u32::try_from(t.year()) else {
-        return t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
-    };
-    if year > 9999 {
-        return t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    Rfc3339Micros::new(t).as_str().to_owned()
+}
+
+/// A timestamp as [`to_rfc3339_micros`] writes it, formatted without allocating: user objects
+/// are on the hottest path, and serialise these directly (as a JSON string).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rfc3339Micros {
+    /// Years 0 to 9999: the fixed-width form, written in place.
+    Fixed([u8; FIXED_LEN]),
+    /// Any other year, as chrono writes it.
+    Other(String),
+}
+
+/// Length of `0000-00-00T00:00:00.000000Z`.
+const FIXED_LEN: usize = 27;
+
+impl Rfc3339Micros {
+    /// `t` formatted.
+    pub fn new(t: &NaiveDateTime) -> Self {
+        use chrono::{Datelike, Timelike};
+        // Digits written in place: `format!` (let alone chrono's format strings, parsed anew
+        // on every call) costs several times more.
+        // A leap second is stored as nanoseconds past 10^9; chrono prints it as second 60.
+        let (second, nanos) = match t.nanosecond() {
+            n if n >= 1_000_000_000 => (t.second() + 1, n - 1_000_000_000),
+            n => (t.second(), n),
+        };
+        let year = match u32::try_from(t.year()) {
+            Ok(year) if year <= 9999 => year,
+            _ => return Self::Other(t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()),
+        };
+        let mut out = *b"0000-00-00T00:00:00.000000Z";
+        for (range, value) in [
+            (0..4, year),
+            (5..7, t.month()),
+            (8..10, t.day()),
+            (11..13, t.hour()),
+            (14..16, t.minute()),
+            (17..19, second),
+            (20..26, nanos / 1000),
+        ] {
+            let mut n = value;
+            for digit in out[range].iter_mut().rev() {
+                *digit = b'0' + u8::try_from(n % 10).unwrap_or(0);
+                n /= 10;
+            }
+        }
+        Self::Fixed(out)
     }
-    let mut out = *b"0000-00-00T00:00:00.000000Z";
-    for (range, value) in [
-        (0..4, year),
-        (5..7, t.month()),
-        (8..10, t.day()),
-        (11..13, t.hour()),
-        (14..16, t.minute()),
-        (17..19, second),
-        (20..26, nanos / 1000),
-    ] {
-        let mut n = value;
-        for digit in out[range].iter_mut().rev() {
-            *digit = b'0' + u8::try_from(n % 10).unwrap_or(0);
-            n /= 10;
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Only ASCII digits and punctuation are ever written, so this never fails.
+            Self::Fixed(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+            Self::Other(s) => s,
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl std::fmt::Display for Rfc3339Micros {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for Rfc3339Micros {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 #[cfg(test)]
@@ -80,5 +119,12 @@ mod tests {
             );
         }
         assert_eq!(now_utc().and_utc().timestamp_subsec_nanos() % 1000, 0);
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 11, 27)
+            .and_then(|d| d.and_hms_micro_opt(2, 41, 12, 79_856))
+            .unwrap();
+        assert_eq!(
+            serde_json::to_string(&Rfc3339Micros::new(&t)).unwrap(),
+            r#""2026-11-27T02:41:12.079856Z""#
+        );
     }
 }

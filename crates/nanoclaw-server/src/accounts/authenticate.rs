@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use chrono::NaiveDateTime;
 use nanoclaw_core::account::{AuditEntry, Outcome};
 use nanoclaw_core::auth::opaque;
 use nanoclaw_core::time::now_utc;
@@ -153,8 +154,11 @@ impl Accounts {
     }
 
     async fn caller_from_token(&self, token: &str) -> ApiResult<Caller> {
-        let claims = self.jwt.verify(token).ok_or_else(unauthorized)?;
         let now = now_utc();
+        let claims = self
+            .jwt
+            .verify_at(token, now.and_utc().timestamp())
+            .ok_or_else(unauthorized)?;
         let via = match &claims.jti {
             Some(jti) => {
                 let session = match self.cache.session(jti) {
@@ -188,7 +192,7 @@ impl Accounts {
         if !user.is_active || (via == Via::LegacyToken && user.token_version != claims.version()) {
             return Err(unauthorized());
         }
-        self.touch_last_seen(&user).await?;
+        self.touch_last_seen(&user, now).await?;
         Ok(Caller { user, via })
     }
 
@@ -229,16 +233,15 @@ impl Accounts {
             // The listing shows last use; drop the cached key so the next read is fresh.
             self.cache.forget_user(key.user_id);
         }
-        self.touch_last_seen(&user).await?;
+        self.touch_last_seen(&user, now).await?;
         Ok(Caller {
             user,
             via: Via::ApiKey(key.id.clone()),
         })
     }
 
-    /// nanoClaw's hourly "last seen" in `last_login_at`.
-    async fn touch_last_seen(&self, user: &User) -> ApiResult<()> {
-        let now = now_utc();
+    /// nanoClaw's hourly "last seen" in `last_login_at`, as of `now`.
+    async fn touch_last_seen(&self, user: &User, now: NaiveDateTime) -> ApiResult<()> {
         let stale_before = now - LAST_SEEN_DEBOUNCE;
         if user.last_login_at.is_none_or(|t| t < stale_before) {
             Box::pin(self.store.touch_last_seen(user.id, now, stale_before)).await?;
@@ -294,7 +297,7 @@ impl Accounts {
         if !user.is_active {
             return Err(unauthorized());
         }
-        self.touch_last_seen(&user).await?;
+        self.touch_last_seen(&user, now_utc()).await?;
         Ok(Some(Caller {
             user: Arc::new(user),
             via: Via::TrustedHeader,

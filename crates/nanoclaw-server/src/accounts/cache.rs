@@ -82,8 +82,8 @@ impl std::fmt::Debug for AuthCache {
     }
 }
 
-fn fresh<T>(e: Option<&Entry<T>>) -> Option<Arc<T>> {
-    e.filter(|e| e.at.elapsed() < TTL)
+fn fresh<T>(e: Option<&Entry<T>>, now: Instant) -> Option<Arc<T>> {
+    e.filter(|e| now.saturating_duration_since(e.at) < TTL)
         .map(|e| Arc::clone(&e.value))
 }
 
@@ -94,22 +94,28 @@ impl AuthCache {
     }
 
     fn ms_now(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+        self.ms_at(Instant::now())
     }
 
-    fn usable(&self) -> bool {
+    fn ms_at(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn usable(&self, now: Instant) -> bool {
         self.enabled.load(Ordering::Acquire)
             && self
-                .ms_now()
+                .ms_at(now)
                 .saturating_sub(self.polled_ms.load(Ordering::Acquire))
                 < u64::try_from(TRUSTED_FOR.as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn read(&self) -> Option<std::sync::RwLockReadGuard<'_, Maps>> {
-        if !self.usable() {
+    /// The maps and the time of the read (one clock read serves both checks).
+    fn read(&self) -> Option<(std::sync::RwLockReadGuard<'_, Maps>, Instant)> {
+        let now = Instant::now();
+        if !self.usable(now) {
             return None;
         }
-        self.maps.read().ok()
+        Some((self.maps.read().ok()?, now))
     }
 
     /// Stores via `f` unless an eviction happened since `epoch` was read.
@@ -126,17 +132,20 @@ impl AuthCache {
 
     /// A cached user.
     pub fn user(&self, id: i64) -> Option<Arc<User>> {
-        fresh(self.read()?.users.get(&id))
+        let (maps, now) = self.read()?;
+        fresh(maps.users.get(&id), now)
     }
 
     /// A cached session.
     pub fn session(&self, id: &str) -> Option<Arc<Session>> {
-        fresh(self.read()?.sessions.get(id))
+        let (maps, now) = self.read()?;
+        fresh(maps.sessions.get(id), now)
     }
 
     /// A cached API key, by the hash of its secret.
     pub fn key(&self, hash: &str) -> Option<Arc<ApiKey>> {
-        fresh(self.read()?.keys.get(hash))
+        let (maps, now) = self.read()?;
+        fresh(maps.keys.get(hash), now)
     }
 
     /// Caches a user read at `epoch`.

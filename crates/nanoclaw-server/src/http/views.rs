@@ -3,7 +3,7 @@
 
 use nanoclaw_core::User;
 use nanoclaw_core::account::{ApiKey, AuditRecord, Session};
-use nanoclaw_core::time::to_rfc3339_micros;
+use nanoclaw_core::time::{Rfc3339Micros, to_rfc3339_micros};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -26,10 +26,10 @@ pub struct UserView<'a> {
     #[schema(examples("user"))]
     role: &'a str,
     is_active: bool,
-    #[schema(format = DateTime, required = true)]
-    created_at: Option<String>,
-    #[schema(format = DateTime, required = true)]
-    last_login_at: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    created_at: Option<Rfc3339Micros>,
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
+    last_login_at: Option<Rfc3339Micros>,
 }
 
 impl<'a> From<&'a User> for UserView<'a> {
@@ -41,8 +41,8 @@ impl<'a> From<&'a User> for UserView<'a> {
             avatar: u.avatar.as_deref(),
             role: &u.role,
             is_active: u.is_active,
-            created_at: u.created_at.as_ref().map(ts),
-            last_login_at: u.last_login_at.as_ref().map(ts),
+            created_at: u.created_at.as_ref().map(Rfc3339Micros::new),
+            last_login_at: u.last_login_at.as_ref().map(Rfc3339Micros::new),
         }
     }
 }
