@@ -159,14 +159,15 @@ impl Accounts {
             .jwt
             .verify_at(token, now.and_utc().timestamp())
             .ok_or_else(unauthorized)?;
-        let via = match &claims.jti {
+        let version = claims.version();
+        let via = match claims.jti {
             Some(jti) => {
-                let session = match self.cache.session(jti) {
+                let session = match self.cache.session(&jti) {
                     Some(s) => s,
                     None => {
                         let epoch = self.cache.epoch();
                         let s = Arc::new(
-                            Box::pin(self.store.session_by_id(jti))
+                            Box::pin(self.store.session_by_id(&jti))
                                 .await?
                                 .ok_or_else(unauthorized)?,
                         );
@@ -178,10 +179,10 @@ impl Accounts {
                     return Err(unauthorized());
                 }
                 if session.last_seen_at < now - ACTIVITY_DEBOUNCE {
-                    Box::pin(self.store.touch_session(jti, now, now - ACTIVITY_DEBOUNCE)).await?;
-                    self.cache.touched(None, Some((jti, now)));
+                    Box::pin(self.store.touch_session(&jti, now, now - ACTIVITY_DEBOUNCE)).await?;
+                    self.cache.touched(None, Some((&jti, now)));
                 }
-                Via::Session(jti.clone())
+                Via::Session(jti)
             }
             None => Via::LegacyToken,
         };
@@ -189,7 +190,7 @@ impl Accounts {
             .user_by_id(claims.user_id)
             .await?
             .ok_or_else(unauthorized)?;
-        if !user.is_active || (via == Via::LegacyToken && user.token_version != claims.version()) {
+        if !user.is_active || (via == Via::LegacyToken && user.token_version != version) {
             return Err(unauthorized());
         }
         self.touch_last_seen(&user, now).await?;

@@ -37,6 +37,10 @@ const REREAD_WINDOW: i64 = 1_000;
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 const KEEP_CHANGES: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
+/// The maps' hasher: foldhash, seeded per process. Keys are ids we issued and SHA-256 digests,
+/// and only rows that exist are stored, so std's SipHash bought nothing here but time.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Values are shared, not cloned, with the requests that read them.
 struct Entry<T> {
     value: Arc<T>,
@@ -45,10 +49,10 @@ struct Entry<T> {
 
 #[derive(Default)]
 struct Maps {
-    users: HashMap<i64, Entry<User>>,
-    sessions: HashMap<String, Entry<Session>>,
+    users: Map<i64, Entry<User>>,
+    sessions: Map<String, Entry<Session>>,
     /// By SHA-256 of the key.
-    keys: HashMap<String, Entry<ApiKey>>,
+    keys: Map<String, Entry<ApiKey>>,
 }
 
 /// The cache. Starts off; [`poll_changes`] turns it on once it can read the change feed.
