@@ -140,7 +140,14 @@ async fn oversized_bodies_are_413_in_the_envelope() {
     let huge = json!({"username": "bob", "password": "x".repeat(64 * 1024)}).to_string();
     let (s, b) = json_of(app.post_raw("/api/auth/login", huge.clone()).await).await;
     assert_error(s, &b, 413, "Request body too large");
-    let (s, b) = json_of(app.post_raw("/api/auth/register", huge).await).await;
+    let (s, b) = json_of(app.post_raw("/api/auth/register", huge.clone()).await).await;
+    assert_error(s, &b, 413, "Request body too large");
+    // The admin routes read their bodies under the same limit.
+    let (admin, _) = app.register_id("chief", "chief-password").await;
+    let huge_user = json!({"username": "made", "password": "x".repeat(64 * 1024)});
+    let (s, b) = app
+        .call("POST", "/api/admin/users", Some(&admin), Some(huge_user))
+        .await;
     assert_error(s, &b, 413, "Request body too large");
 }
 

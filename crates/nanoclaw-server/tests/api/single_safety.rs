@@ -41,14 +41,16 @@ async fn foreign_host_names_are_refused() {
         assert_error(s, &b, 403, "Host not allowed");
     }
     // Health probes come from load balancers by IP and reveal nothing: no Host check.
-    let resp = app
-        .client
-        .get(app.url("/healthz"))
-        .header("host", "10.1.2.3:3000")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    for probe in ["/healthz", "/readyz"] {
+        let resp = app
+            .client
+            .get(app.url(probe))
+            .header("host", "10.1.2.3:3000")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{probe}");
+    }
     // Multi mode has accounts and no such check.
     let multi = spawn_app(MULTI).await;
     let resp = multi
