@@ -153,9 +153,13 @@ async fn serve(config: Config, insecure_allow_remote: bool) -> anyhow::Result<()
             }
         });
     }
+    // Installed before the address is announced: a signal handler registered lazily, on the
+    // first poll of the shutdown future, left a window in which SIGTERM killed the process
+    // without a graceful stop.
+    let shutdown = shutdown_signal().context("cannot install the signal handlers")?;
     let local = listener.local_addr().context("listener has no address")?;
     tracing::info!(mode = mode.as_str(), "nanoclaw listening on http://{local}");
-    app::serve(listener, state, shutdown_signal())
+    app::serve(listener, state, shutdown)
         .await
         .context("server failed")?;
     tracing::info!("shut down cleanly");
@@ -180,27 +184,29 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
+/// Registers SIGINT and SIGTERM now and returns a future that completes on either.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+        tracing::info!("shutdown signal received; finishing open requests");
+    })
+}
+
+/// Completes on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    Ok(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("shutdown signal received; finishing open requests");
+        } else {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutdown signal received; finishing open requests");
+    })
 }

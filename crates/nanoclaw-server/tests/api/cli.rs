@@ -38,6 +38,25 @@ async fn starts_without_config_in_single_mode_and_stops_on_sigterm() {
     assert!(status.success(), "{status:?}");
 }
 
+/// The signal handlers exist before the address is announced: a SIGTERM sent the moment the
+/// "listening" line appears still ends in a graceful stop, not in the default action.
+#[test]
+fn sigterm_right_after_the_announcement_still_stops_cleanly() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut child, rx) = start(dir.path(), &["--port", "0"]);
+        wait_for(&rx, "listening on http://");
+        let killed = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        wait_for(&rx, "shut down cleanly");
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+    }
+}
+
 #[test]
 fn bad_config_fails_with_one_line_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
