@@ -7,12 +7,15 @@
 //! was a quarter of an authenticated request's CPU time.) The tests check the result against
 //! `jsonwebtoken` and the integration suite against PyJWT.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::token_memo::TokenMemo;
 use crate::user::User;
 
 /// Token claims. `user_id`, `username`, `role` and `exp` are nanoClaw's; `iat` and `ver` are
@@ -100,6 +103,8 @@ pub struct JwtKeys {
     /// `HEADER_JSON`, base64url-encoded.
     header_b64: String,
     expiry_secs: i64,
+    /// Tokens verified before (shared by clones: they hold the same key).
+    memo: Arc<TokenMemo>,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -120,6 +125,7 @@ impl JwtKeys {
             mac,
             header_b64: URL_SAFE_NO_PAD.encode(HEADER_JSON),
             expiry_secs: i64::try_from(expiry_secs).unwrap_or(i64::MAX / 2),
+            memo: Arc::default(),
         }
     }
 
@@ -164,6 +170,22 @@ impl JwtKeys {
         if token.len() > MAX_TOKEN_LEN {
             return None;
         }
+        let hash = self.memo.hash(token);
+        let claims = match self.memo.get(hash, token) {
+            Some(claims) => claims,
+            None => {
+                let claims = self.check_signature_and_read(token)?;
+                self.memo.put(hash, token, &claims);
+                claims
+            }
+        };
+        let live = claims.exp > now && claims.nbf.is_none_or(|nbf| nbf <= now);
+        live.then_some(claims)
+    }
+
+    /// The claims of a token signed with our key, live or not; `None` for anything forged,
+    /// malformed or not HS256.
+    fn check_signature_and_read(&self, token: &str) -> Option<TokenClaims> {
         let (signed, signature) = token.rsplit_once('.')?;
         let (header, payload) = signed.split_once('.')?;
         if payload.contains('.') {
@@ -192,8 +214,7 @@ impl JwtKeys {
             }
             Err(base64::DecodeSliceError::DecodeError(_)) => return None,
         };
-        let live = claims.exp > now && claims.nbf.is_none_or(|nbf| nbf <= now);
-        live.then_some(claims)
+        Some(claims)
     }
 
     /// [`verify_at`](Self::verify_at) the current time.
@@ -395,6 +416,45 @@ mod tests {
             assert!(keys.verify(&forged).is_none(), "{forged}");
         }
         assert!(keys.verify(&token).is_some());
+    }
+
+    /// A token verified before is answered from the memo, and the memo changes nothing:
+    /// liveness is still checked at each use, and tampered variants are still refused.
+    #[test]
+    fn remembered_tokens_follow_the_same_rules() {
+        let secret = b"0123456789abcdef0123456789abcdef";
+        let keys = JwtKeys::new(secret, 100);
+        let token = keys.issue(&user(), Some("sid"), 1_000).unwrap();
+        let first = keys.verify_at(&token, 1_050).unwrap();
+        assert_eq!(keys.memo.len(), 1);
+        assert_eq!(keys.verify_at(&token, 1_050), Some(first));
+        assert!(
+            keys.verify_at(&token, 1_100).is_none(),
+            "expired while remembered"
+        );
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        assert!(
+            keys.verify_at(&format!("{signed}.{}", &signature[1..]), 1_050)
+                .is_none()
+        );
+        assert!(keys.verify_at(&format!("{token}x"), 1_050).is_none());
+        assert_eq!(keys.memo.len(), 1, "refused tokens are not remembered");
+
+        let early = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &serde_json::json!({"user_id": 1, "exp": 2_000, "nbf": 1_500}),
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap();
+        assert!(keys.verify_at(&early, 1_500).is_some());
+        assert!(
+            keys.verify_at(&early, 1_499).is_none(),
+            "not yet valid while remembered"
+        );
+
+        // Another key never answers from this key's memo.
+        let other = JwtKeys::new(b"another-secret-another-secret-00", 100);
+        assert!(other.verify_at(&token, 1_050).is_none());
     }
 
     #[test]

@@ -6,4 +6,5 @@ pub mod opaque;
 pub mod password;
 pub mod policy;
 pub mod secret_file;
+mod token_memo;
 mod werkzeug;
