@@ -248,6 +248,16 @@ mod tests {
         chrono::Utc::now().timestamp()
     }
 
+    /// A token signed by `jsonwebtoken` (HS256, its default header) over `claims`.
+    fn hs256(secret: &[u8], claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn round_trip_and_header() {
         let keys = JwtKeys::new(b"0123456789abcdef0123456789abcdef", 3600);
@@ -284,12 +294,10 @@ mod tests {
     fn exp_is_required_and_other_algorithms_are_refused() {
         let secret = b"0123456789abcdef0123456789abcdef";
         let keys = JwtKeys::new(secret, 3600);
-        let no_exp = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &serde_json::json!({"user_id": 1, "username": "a", "role": "user"}),
-            &EncodingKey::from_secret(secret),
-        )
-        .unwrap();
+        let no_exp = hs256(
+            secret,
+            serde_json::json!({"user_id": 1, "username": "a", "role": "user"}),
+        );
         assert!(keys.verify(&no_exp).is_none());
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),
@@ -381,12 +389,10 @@ mod tests {
         assert!(keys.verify_at(&token, 1_099).is_some());
         // PyJWT: expired once exp <= now.
         assert!(keys.verify_at(&token, 1_100).is_none());
-        let early = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &serde_json::json!({"user_id": 1, "exp": 2_000, "nbf": 1_500}),
-            &EncodingKey::from_secret(secret),
-        )
-        .unwrap();
+        let early = hs256(
+            secret,
+            serde_json::json!({"user_id": 1, "exp": 2_000, "nbf": 1_500}),
+        );
         assert!(keys.verify_at(&early, 1_499).is_none());
         assert!(keys.verify_at(&early, 1_500).is_some());
     }
@@ -440,12 +446,10 @@ mod tests {
         assert!(keys.verify_at(&format!("{token}x"), 1_050).is_none());
         assert_eq!(keys.memo.len(), 1, "refused tokens are not remembered");
 
-        let early = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &serde_json::json!({"user_id": 1, "exp": 2_000, "nbf": 1_500}),
-            &EncodingKey::from_secret(secret),
-        )
-        .unwrap();
+        let early = hs256(
+            secret,
+            serde_json::json!({"user_id": 1, "exp": 2_000, "nbf": 1_500}),
+        );
         assert!(keys.verify_at(&early, 1_500).is_some());
         assert!(
             keys.verify_at(&early, 1_499).is_none(),
@@ -461,12 +465,10 @@ mod tests {
     fn token_without_our_claims_is_version_zero() {
         let secret = b"0123456789abcdef0123456789abcdef";
         let keys = JwtKeys::new(secret, 3600);
-        let pyjwt_like = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &serde_json::json!({"user_id": 1, "username": "a", "role": "user", "exp": now() + 100}),
-            &EncodingKey::from_secret(secret),
-        )
-        .unwrap();
+        let pyjwt_like = hs256(
+            secret,
+            serde_json::json!({"user_id": 1, "username": "a", "role": "user", "exp": now() + 100}),
+        );
         assert_eq!(keys.verify(&pyjwt_like).unwrap().version(), 0);
     }
 }

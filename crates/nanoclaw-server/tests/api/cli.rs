@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::helpers::{BIN, start_binary as start, wait_for_line as wait_for};
+use crate::helpers::{BIN, start_binary as start, stop_cleanly, wait_for_line as wait_for};
 
 #[tokio::test]
 async fn starts_without_config_in_single_mode_and_stops_on_sigterm() {
@@ -27,15 +27,7 @@ async fn starts_without_config_in_single_mode_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(body["data"]["mode"], "single");
-
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    wait_for(&rx, "shut down cleanly");
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status:?}");
+    stop_cleanly(&mut child, &rx);
 }
 
 /// The signal handlers exist before the address is announced: a SIGTERM sent the moment the
@@ -46,14 +38,7 @@ fn sigterm_right_after_the_announcement_still_stops_cleanly() {
         let dir = tempfile::tempdir().unwrap();
         let (mut child, rx) = start(dir.path(), &["--port", "0"]);
         wait_for(&rx, "listening on http://");
-        let killed = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        wait_for(&rx, "shut down cleanly");
-        let status = child.wait().unwrap();
-        assert!(status.success(), "{status:?}");
+        stop_cleanly(&mut child, &rx);
     }
 }
 

@@ -255,6 +255,23 @@ pub fn wait_for_line(rx: &std::sync::mpsc::Receiver<String>, needle: &str) -> Ve
     panic!("no line with {needle:?}; saw {seen:#?}");
 }
 
+/// Sends SIGTERM to a started binary and asserts a graceful stop: the "shut down cleanly"
+/// line, then exit status 0. Returns the stderr lines seen meanwhile.
+pub fn stop_cleanly(
+    child: &mut std::process::Child,
+    rx: &std::sync::mpsc::Receiver<String>,
+) -> Vec<String> {
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let lines = wait_for_line(rx, "shut down cleanly");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    lines
+}
+
 /// The `host:port` a started binary announced (in a human-readable or a JSON log line).
 pub fn listening_addr(lines: &[String]) -> String {
     let line = lines

@@ -7,7 +7,7 @@ use std::process::Command;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
-use crate::helpers::{BIN, listening_addr, start_binary, wait_for_line};
+use crate::helpers::{BIN, listening_addr, start_binary, stop_cleanly, wait_for_line};
 
 fn run(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(BIN)
@@ -257,13 +257,7 @@ async fn json_logs_carry_request_ids_and_never_secrets() {
         assert_eq!(request_id_of(&line), Some("ops-log-id-1"), "{line}");
     }
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    lines.extend(wait_for_line(&rx, "shut down cleanly"));
-    assert!(child.wait().unwrap().success());
+    lines.extend(stop_cleanly(&mut child, &rx));
 
     for line in &lines {
         let parsed: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("{line}"));
