@@ -46,11 +46,48 @@ pub struct User {
     pub last_login_at: Option<NaiveDateTime>,
     /// Bumped whenever every earlier token must stop working (password change).
     pub token_version: i64,
+    /// How the account was created: it decides which ways of signing in it accepts.
+    pub auth_source: AuthSource,
+}
+
+/// How an account came to be, stored in `users.auth_source` (`NULL` = local).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthSource {
+    /// Registered, created by an admin or the CLI, imported, or the single-mode `default`:
+    /// signs in with a password (or not at all).
+    #[default]
+    Local,
+    /// Created by a trusted reverse proxy's header: signs in only through that proxy and has
+    /// no local password.
+    Proxy,
+}
+
+impl AuthSource {
+    /// The stored value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthSource::Local => "local",
+            AuthSource::Proxy => "proxy",
+        }
+    }
+
+    /// Reads a stored value; anything but `proxy` is a local account.
+    pub fn from_stored(value: Option<&str>) -> Self {
+        match value {
+            Some("proxy") => AuthSource::Proxy,
+            _ => AuthSource::Local,
+        }
+    }
 }
 
 impl User {
     /// True for administrators.
     pub fn is_admin(&self) -> bool {
         self.role == ROLE_ADMIN
+    }
+
+    /// True for accounts a trusted proxy created.
+    pub fn is_proxy_account(&self) -> bool {
+        self.auth_source == AuthSource::Proxy
     }
 }

@@ -47,14 +47,14 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Copy an existing nanoClaw database into the configured one (ids, timestamps and
-    /// password hashes kept; rows already present are skipped, so it can be run again).
     /// Manage accounts in the configured database (the server may be running or not).
     User {
         /// What to do.
         #[command(subcommand)]
         action: UserCommand,
     },
+    /// Copy an existing nanoClaw database into the configured one (ids, timestamps and
+    /// password hashes kept; rows already present are skipped, so it can be run again).
     Import {
         /// The database to read: a SQLite file path or a sqlite:, postgres:// or mysql:// URL
         /// (SQLAlchemy's mysql+pymysql:// works too).

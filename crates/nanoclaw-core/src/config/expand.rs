@@ -21,14 +21,14 @@ pub fn expand(input: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<St
         } else if let Some(body) = after.strip_prefix('{') {
             let end = body
                 .find('}')
-                .ok_or_else(|| format!("unterminated `${{` in {input:?}"))?;
+                .ok_or_else(|| "has an unterminated `${`".to_owned())?;
             let inner = &body[..end];
             let (name, default) = match inner.split_once(":-") {
                 Some((name, default)) => (name, Some(default)),
                 None => (inner, None),
             };
             if !is_name(name) {
-                return Err(format!("`${{{inner}}}` is not a valid variable reference"));
+                return Err("has a `${…}` that is not a variable reference".to_owned());
             }
             match (lookup(name), default) {
                 (Some(value), Some(default)) if value.is_empty() => out.push_str(default),
@@ -52,8 +52,12 @@ pub fn expand(input: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<St
                 continue;
             }
             let name = &after[..len];
+            // The name is not shown: a bare `$` may be part of a secret (`pa$word`), not a
+            // reference the user meant.
             let value = lookup(name).ok_or_else(|| {
-                format!("environment variable {name} is not set (write ${{{name}:-}} to allow an empty value)")
+                "refers to an unset environment variable with `$NAME` (write `$$` for a literal `$`, \
+                 or ${NAME:-} to allow an empty value)"
+                    .to_owned()
             })?;
             out.push_str(&value);
             rest = &after[len..];
@@ -100,7 +104,16 @@ mod tests {
 
     #[test]
     fn longest_name_is_taken() {
-        assert!(expand("$KEYabc", env).unwrap_err().contains("KEYabc"));
+        assert!(expand("$KEYabc", env).is_err());
+        assert_eq!(expand("$KEY.abc", env).unwrap(), "sk-1.abc");
+    }
+
+    #[test]
+    fn errors_do_not_repeat_the_text() {
+        for text in ["pa$word-s3cr3t", "${s3cr3t", "${s3-cr3t}", "x${a-s3cr3t}"] {
+            let e = expand(text, env).unwrap_err();
+            assert!(!e.contains("s3cr3t") && !e.contains("word"), "{e}");
+        }
     }
 
     #[test]

@@ -27,6 +27,13 @@ use serde_helpers::{
 /// The secret the original ships as its fallback; never accepted for signing tokens.
 pub const PUBLISHED_DEFAULT_JWT_SECRET: &str = "nano-claw-default-secret-change-in-production";
 
+/// Shortest `jwt_secret` accepted in multi mode (and warned about in single mode): an HMAC-SHA256
+/// key should carry 256 bits.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// Longest `jwt_expiry`: 90 days.
+pub const MAX_JWT_EXPIRY_SECS: u64 = 90 * 24 * 3600;
+
 /// Prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "NANOCLAW__";
 
@@ -66,9 +73,12 @@ const KNOWN_KEYS: &[&str] = &[
     "password_min_score",
     "allowed_hosts",
     "single_token",
+    "api_key_expiry_days",
+    "audit_retention_days",
+    "accept_legacy_tokens",
 ];
 
-/// A configuration problem, naming the key.
+/// A configuration problem, naming the key and never showing its value (it may be a secret).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file exists but could not be read.
@@ -134,6 +144,46 @@ pub enum Registration {
     Closed,
 }
 
+/// `accept_legacy_tokens`: whether tokens without a session id or audience (minted by the
+/// original nanoClaw, found with an imported database) are still accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LegacyTokens {
+    /// Accepted for 30 days after the import, then refused.
+    #[default]
+    Auto,
+    /// Always accepted (`true`).
+    On,
+    /// Never accepted (`false`).
+    Off,
+}
+
+impl<'de> Deserialize<'de> for LegacyTokens {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // YAML booleans and their spellings as strings (an environment override is text).
+        match Value::deserialize(d)? {
+            Value::Bool(true) => Ok(LegacyTokens::On),
+            Value::Bool(false) => Ok(LegacyTokens::Off),
+            Value::String(s) => match s.to_ascii_lowercase().as_str() {
+                "auto" => Ok(LegacyTokens::Auto),
+                "true" | "on" | "yes" => Ok(LegacyTokens::On),
+                "false" | "off" | "no" => Ok(LegacyTokens::Off),
+                _ => Err(serde::de::Error::custom("expected auto, true or false")),
+            },
+            _ => Err(serde::de::Error::custom("expected auto, true or false")),
+        }
+    }
+}
+
+impl Serialize for LegacyTokens {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            LegacyTokens::Auto => s.serialize_str("auto"),
+            LegacyTokens::On => s.serialize_bool(true),
+            LegacyTokens::Off => s.serialize_bool(false),
+        }
+    }
+}
+
 /// `trusted_header`: single sign-on through an authenticating reverse proxy.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -144,6 +194,9 @@ pub struct TrustedHeaderConfig {
     /// Header carrying the user's e-mail, used when the account is created.
     #[serde(default, deserialize_with = "lenient_opt_string")]
     pub email_header: Option<String>,
+    /// Whether local registration and password login stay on next to the proxy sign-on.
+    #[serde(default)]
+    pub allow_local_login: bool,
 }
 
 /// Log line format on stderr.
@@ -180,8 +233,11 @@ pub struct ModelConfig {
     /// Display name.
     #[serde(deserialize_with = "lenient_string")]
     pub name: String,
-    /// Full chat-completions URL.
-    #[serde(deserialize_with = "lenient_string")]
+    /// Full chat-completions URL (its query string may hold a key: redacted when printed).
+    #[serde(
+        deserialize_with = "lenient_string",
+        serialize_with = "serde_helpers::redacted_url"
+    )]
     pub api_url: String,
     /// Bearer token for `api_url`.
     #[serde(
@@ -336,6 +392,12 @@ pub struct Config {
         serialize_with = "redacted_opt"
     )]
     pub single_token: Option<Secret>,
+    /// Lifetime in days of a new API key whose request names none.
+    pub api_key_expiry_days: u32,
+    /// Days audit rows are kept (0 = forever).
+    pub audit_retention_days: u32,
+    /// Whether tokens of an imported nanoClaw database (no session id) are accepted.
+    pub accept_legacy_tokens: LegacyTokens,
 }
 
 impl Default for Config {
@@ -375,6 +437,9 @@ impl Default for Config {
             password_min_score: 2,
             allowed_hosts: Vec::new(),
             single_token: None,
+            api_key_expiry_days: 90,
+            audit_retention_days: 90,
+            accept_legacy_tokens: LegacyTokens::Auto,
         }
     }
 }
@@ -447,6 +512,7 @@ impl Config {
                     });
                 }
                 Err(e) => {
+                    // The parser names a position and what it expected, not the text there.
                     return Err(ConfigError::Syntax {
                         path: source_name.into(),
                         message: e.to_string(),
@@ -459,7 +525,7 @@ impl Config {
             match key.as_str() {
                 Some(k) if KNOWN_KEYS.contains(&k) => {}
                 Some(k) => warnings.push(format!("config key `{k}` is unknown and ignored")),
-                None => return Err(key_err(format!("{key:?}"), "keys must be strings")),
+                None => return Err(key_err("(top level)", "keys must be strings")),
             }
         }
         let mut root = Value::Mapping(root);
@@ -474,7 +540,7 @@ impl Config {
                 } else {
                     key
                 },
-                e.into_inner().to_string(),
+                serde_helpers::without_value(&e.into_inner().to_string()),
             )
         })?;
         config.validate(base_dir, &mut warnings)?;
@@ -489,25 +555,58 @@ impl Config {
         if self.backend_host.trim().is_empty() {
             return Err(key_err("backend_host", "must not be empty"));
         }
-        if self.max_iterations < 1 {
-            return Err(key_err("max_iterations", "must be at least 1"));
-        }
-        if !(1..=6).contains(&self.tool_max_workers) {
-            return Err(key_err("tool_max_workers", "must be between 1 and 6"));
-        }
-        for (key, value) in [
+        // Every count and duration is bounded, so that no value can overflow a computation or
+        // make a request fail later (after a row was written).
+        for (key, value, min, max) in [
+            ("max_iterations", u64::from(self.max_iterations), 1, 100),
+            ("tool_max_workers", u64::from(self.tool_max_workers), 1, 6),
             (
                 "sub_agent.max_iterations",
                 u64::from(self.sub_agent.max_iterations),
+                1,
+                100,
             ),
             (
                 "sub_agent.max_concurrency",
                 u64::from(self.sub_agent.max_concurrency),
+                1,
+                32,
             ),
-            ("sub_agent.timeout", self.sub_agent.timeout),
+            ("sub_agent.timeout", self.sub_agent.timeout, 1, 3600),
+            ("jwt_expiry", self.jwt_expiry, 60, MAX_JWT_EXPIRY_SECS),
+            (
+                "password_min_length",
+                u64::from(self.password_min_length),
+                1,
+                1024,
+            ),
+            (
+                "login_rate_limit",
+                u64::from(self.login_rate_limit),
+                0,
+                10_000,
+            ),
+            (
+                "password_min_score",
+                u64::from(self.password_min_score),
+                0,
+                4,
+            ),
+            (
+                "api_key_expiry_days",
+                u64::from(self.api_key_expiry_days),
+                1,
+                3650,
+            ),
+            (
+                "audit_retention_days",
+                u64::from(self.audit_retention_days),
+                0,
+                36_500,
+            ),
         ] {
-            if value < 1 {
-                return Err(key_err(key, "must be at least 1"));
+            if !(min..=max).contains(&value) {
+                return Err(key_err(key, format!("must be between {min} and {max}")));
             }
         }
         const LEVELS: [&str; 3] = ["lenient", "standard", "strict"];
@@ -533,7 +632,13 @@ impl Config {
             if !seen.insert(m.id.as_str()) {
                 return Err(key_err(
                     format!("models[{i}].id"),
-                    format!("duplicate model id {:?}", m.id),
+                    "an earlier model has the same id",
+                ));
+            }
+            if !(m.api_url.starts_with("http://") || m.api_url.starts_with("https://")) {
+                return Err(key_err(
+                    format!("models[{i}].api_url"),
+                    "must be an http:// or https:// URL",
                 ));
             }
         }
@@ -552,10 +657,10 @@ impl Config {
             "sqlite" => "sqlite".into(),
             "mysql" => "mysql".into(),
             "postgresql" | "postgres" => "postgresql".into(),
-            other => {
+            _ => {
                 return Err(key_err(
                     "db_type",
-                    format!("unknown database type {other:?}; use sqlite, mysql or postgresql"),
+                    "unknown database type; use sqlite, mysql or postgresql",
                 ));
             }
         };
@@ -594,11 +699,7 @@ impl Config {
         if self.data_dir.starts_with(&self.workspace_root) {
             return Err(key_err(
                 "data_dir",
-                format!(
-                    "{} is inside workspace_root {}; the database and secrets must not be reachable from project workspaces",
-                    self.data_dir.display(),
-                    self.workspace_root.display()
-                ),
+                "is inside workspace_root; the database and secrets must not be reachable from project workspaces",
             ));
         }
         if let DatabaseTarget::SqliteFile(file) = self.database_target()
@@ -610,26 +711,30 @@ impl Config {
             ));
         }
 
-        if self.jwt_expiry < 60 {
-            return Err(key_err("jwt_expiry", "must be at least 60 seconds"));
-        }
-        if !(1..=1024).contains(&self.password_min_length) {
-            return Err(key_err("password_min_length", "must be between 1 and 1024"));
-        }
-        if self.password_min_score > 4 {
-            return Err(key_err("password_min_score", "must be between 0 and 4"));
+        if let Some(secret) = self.usable_jwt_secret()
+            && secret.expose().len() < MIN_JWT_SECRET_BYTES
+        {
+            let why = format!(
+                "is shorter than {MIN_JWT_SECRET_BYTES} bytes; use a long random value \
+                 (or leave it unset and a secret is generated into data_dir)"
+            );
+            match self.auth_mode {
+                AuthMode::Multi => return Err(key_err("jwt_secret", why)),
+                AuthMode::Single => warnings.push(format!("config key `jwt_secret` {why}")),
+            }
         }
         if let Some(th) = &self.trusted_header {
             if !is_header_name(&th.header) {
-                return Err(key_err(
-                    "trusted_header.header",
-                    format!("{:?} is not a header name", th.header),
-                ));
+                return Err(key_err("trusted_header.header", "is not a header name"));
             }
-            if let Some(e) = th.email_header.as_deref().filter(|e| !is_header_name(e)) {
+            if th
+                .email_header
+                .as_deref()
+                .is_some_and(|e| !is_header_name(e))
+            {
                 return Err(key_err(
                     "trusted_header.email_header",
-                    format!("{e:?} is not a header name"),
+                    "is not a header name",
                 ));
             }
             if self.trusted_proxies.is_empty() {
@@ -646,10 +751,7 @@ impl Config {
         }
         for (i, host) in self.allowed_hosts.iter().enumerate() {
             if host.is_empty() || host.contains(['/', ' ', '@']) {
-                return Err(key_err(
-                    format!("allowed_hosts[{i}]"),
-                    format!("{host:?} is not a host name"),
-                ));
+                return Err(key_err(format!("allowed_hosts[{i}]"), "is not a host name"));
             }
         }
         for (i, origin) in self.cors_origins.iter().enumerate() {
@@ -659,7 +761,7 @@ impl Config {
             if !ok {
                 return Err(key_err(
                     format!("cors_origins[{i}]"),
-                    format!("{origin:?} is not an origin like https://chat.example.com"),
+                    "is not an origin like https://chat.example.com",
                 ));
             }
         }

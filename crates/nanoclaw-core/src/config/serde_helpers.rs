@@ -40,7 +40,7 @@ pub fn cidr_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D
             let text = text.trim();
             text.parse::<ipnet::IpNet>()
                 .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| D::Error::custom(format!("{text:?} is not an IP address or CIDR")))
+                .map_err(|_| D::Error::custom("an entry is not an IP address or CIDR"))
         })
         .collect()
 }
@@ -53,9 +53,7 @@ pub fn opt_socket_addr<'de, D: Deserializer<'de>>(
         None => Ok(None),
         Some(s) if s.trim().is_empty() => Ok(None),
         Some(s) => s.trim().parse().map(Some).map_err(|_| {
-            D::Error::custom(format!(
-                "{s:?} is not a socket address such as 127.0.0.1:9100 or \"[::1]:9100\""
-            ))
+            D::Error::custom("is not a socket address such as 127.0.0.1:9100 or [::1]:9100")
         }),
     }
 }
@@ -71,7 +69,7 @@ pub fn redacted_opt<S: serde::Serializer>(value: &Option<Secret>, s: S) -> Resul
     }
 }
 
-/// Writes a database URL with its password (and any `password=` query value) redacted.
+/// Writes a database URL with its credentials and parameters redacted (see [`redact_url`]).
 pub fn redacted_url_opt<S: serde::Serializer>(
     value: &Option<Secret>,
     s: S,
@@ -82,42 +80,110 @@ pub fn redacted_url_opt<S: serde::Serializer>(
     }
 }
 
-/// `scheme://user:password@host/db?password=x` → `scheme://user:[redacted]@host/db?password=[redacted]`.
+/// Writes a URL (a model's `api_url`) with its credentials and parameters redacted.
+pub fn redacted_url<S: serde::Serializer>(value: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url(value))
+}
+
+/// A URL fit for printing: the userinfo password, every query parameter value and the fragment
+/// are `[redacted]`, because any of them may carry a credential (`?key=…`, `?password=…`,
+/// `?sslpassword=…`). `scheme://user:pw@host/db?a=1&b` →
+/// `scheme://user:[redacted]@host/db?a=[redacted]&[redacted]`. When an `@` comes after a `/`
+/// or `?` (a password written with a raw `/` or `?`, or an `@` in the path or query), everything
+/// before it is hidden: better too much than a piece of a password.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        // `sqlite:file.db` and the like carry no credentials.
-        return url.to_owned();
+    let (url, fragment) = match url.split_once('#') {
+        Some((url, _)) => (url, Some(REDACTED)),
+        None => (url, None),
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{user}:{REDACTED}@{host}"),
-            None => format!("{userinfo}@{host}"),
+    let (prefix, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        // `sqlite:file.db` and the like carry no authority.
+        None => (String::new(), url),
+    };
+    let (userinfo, rest) = match rest.rsplit_once('@') {
+        Some((userinfo, after)) if prefix.is_empty() || userinfo.contains(['/', '?']) => {
+            (Some(REDACTED.to_owned()), after)
+        }
+        Some((userinfo, after)) => match userinfo.split_once(':') {
+            Some((user, _password)) => (Some(format!("{user}:{REDACTED}")), after),
+            None => (Some(userinfo.to_owned()), after),
         },
-        None => authority.to_owned(),
+        None => (None, rest),
     };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let (query, fragment) = match query.split_once('#') {
-                Some((q, f)) => (q, Some(f)),
-                None => (query, None),
-            };
-            let query: Vec<String> = query
+    let mut out = prefix;
+    if let Some(userinfo) = userinfo {
+        out.push_str(&userinfo);
+        out.push('@');
+    }
+    match rest.split_once('?') {
+        Some((base, query)) => {
+            out.push_str(base);
+            // A part without `=` is hidden too: a bare flag is rare, a secret is not.
+            let pairs: Vec<String> = query
                 .split('&')
                 .map(|pair| match pair.split_once('=') {
-                    Some((k, _)) if k.to_ascii_lowercase().contains("pass") => {
-                        format!("{k}={REDACTED}")
-                    }
-                    _ => pair.to_owned(),
+                    Some((k, _)) => format!("{k}={REDACTED}"),
+                    None if pair.is_empty() => String::new(),
+                    None => REDACTED.to_owned(),
                 })
                 .collect();
-            let fragment = fragment.map(|f| format!("#{f}")).unwrap_or_default();
-            format!("{path}?{}{fragment}", query.join("&"))
+            out.push('?');
+            out.push_str(&pairs.join("&"));
         }
-        None => tail.to_owned(),
+        None => out.push_str(rest),
+    }
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
+
+/// A serde error message with the offending value left out (it may be a secret): serde's
+/// `invalid type: string "hunter2", expected u16` becomes `invalid type: string, expected u16`,
+/// `unknown variant `x`, expected …` becomes `unknown variant, expected …`. Messages naming keys
+/// (`missing field`, `unknown field`) and our own (which carry no values) are kept.
+pub fn without_value(message: &str) -> String {
+    /// What serde's `Unexpected` says before the value.
+    const KINDS: [&str; 16] = [
+        "boolean",
+        "integer",
+        "floating point",
+        "character",
+        "string",
+        "byte array",
+        "unit value",
+        "Option value",
+        "newtype struct",
+        "sequence",
+        "map",
+        "enum",
+        "unit variant",
+        "newtype variant",
+        "tuple variant",
+        "struct variant",
+    ];
+    // The expectation comes from our types; the last ", expected " is serde's own (the value
+    // before it may contain that text too).
+    let expected = |rest: &str| {
+        rest.rfind(", expected ")
+            .map_or(String::new(), |at| rest[at..].to_owned())
     };
-    format!("{scheme}://{authority}{tail}")
+    for head in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(head) {
+            let kind = KINDS
+                .iter()
+                .find(|k| rest.starts_with(*k))
+                .copied()
+                .unwrap_or("a value");
+            return format!("{head}{kind}{}", expected(rest));
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant ") {
+        return format!("unknown variant{}", expected(rest));
+    }
+    message.to_owned()
 }
 
 /// Writes CIDRs as their text form.

@@ -99,8 +99,11 @@ fn errors_name_the_key() {
     assert!(err("db_type: oracle").contains("`db_type`"));
     assert!(err("tool_max_workers: 9").contains("`tool_max_workers`"));
     assert!(err("password_min_length: 0").contains("`password_min_length`"));
-    assert!(err("models: [{id: a, name: A, api_url: u, api_key: k}, {id: a, name: B, api_url: u, api_key: k}]")
+    assert!(err("models: [{id: a, name: A, api_url: 'http://u', api_key: k}, {id: a, name: B, api_url: 'http://u', api_key: k}]")
         .contains("`models[1].id`"));
+    assert!(
+        err("models: [{id: a, name: A, api_url: u, api_key: k}]").contains("`models[0].api_url`")
+    );
     assert!(err("models: [{id: a, name: A}]").contains("api_url"));
     assert!(err("db_type: postgresql\ndb_user: u\ndb_password: p").contains("`db_name`"));
     assert!(err("cors_origins: ['*']").contains("`cors_origins[0]`"));
@@ -128,7 +131,7 @@ fn env_overrides_win_and_are_typed() {
             ("NANOCLAW__AUTH_MODE", "multi"),
             ("NANOCLAW__BACKEND_PORT", "8080"),
             ("NANOCLAW__SUB_AGENT__TIMEOUT", "30"),
-            ("NANOCLAW__JWT_SECRET", "123456"),
+            ("NANOCLAW__DB_PASSWORD", "123456"),
             (
                 "NANOCLAW__CORS_ORIGINS",
                 "[https://a.example, http://b.example:8080]",
@@ -140,7 +143,7 @@ fn env_overrides_win_and_are_typed() {
     assert_eq!(c.auth_mode, AuthMode::Multi);
     assert_eq!(c.backend_port, 8080);
     assert_eq!(c.sub_agent.timeout, 30);
-    assert_eq!(c.jwt_secret.unwrap().expose(), "123456");
+    assert_eq!(c.db_password.unwrap().expose(), "123456");
     assert_eq!(c.cors_origins.len(), 2);
     let e = load(None, &[("NANOCLAW__NOT_A_KEY", "1")])
         .unwrap_err()
@@ -193,7 +196,7 @@ fn data_dir_inside_workspace_is_refused() {
 #[test]
 fn default_model_falls_back_to_the_first() {
     let loaded = load(
-        Some("models: [{id: a, name: A, api_url: u, api_key: k}]\ndefault_model: zzz"),
+        Some("models: [{id: a, name: A, api_url: 'https://u', api_key: k}]\ndefault_model: zzz"),
         &[],
     )
     .unwrap();
@@ -331,7 +334,7 @@ fn serialized_settings_redact_every_secret_and_name_every_key() {
         assert!(!out.contains(secret), "{secret} leaked:\n{out}");
     }
     assert!(
-        out.contains("postgres://app:[redacted]@db:5432/n?sslmode=require&password=[redacted]"),
+        out.contains("postgres://app:[redacted]@db:5432/n?sslmode=[redacted]&password=[redacted]"),
         "{out}"
     );
     assert!(out.contains("metrics_addr: 127.0.0.1:9100"), "{out}");
@@ -359,9 +362,230 @@ fn url_redaction() {
         ),
         (
             "postgres://db/n?user=u&Password=x#frag",
-            "postgres://db/n?user=u&Password=[redacted]#frag",
+            "postgres://db/n?user=[redacted]&Password=[redacted]#[redacted]",
         ),
+        (
+            "postgres://u:pw@db/n?password=a&sslpassword=b&flag",
+            "postgres://u:[redacted]@db/n?password=[redacted]&sslpassword=[redacted]&[redacted]",
+        ),
+        (
+            "https://h.example/v1?key=SECRET",
+            "https://h.example/v1?key=[redacted]",
+        ),
+        (
+            "https://h.example?key=S",
+            "https://h.example?key=[redacted]",
+        ),
+        ("sqlite:x.db?key=S", "sqlite:x.db?key=[redacted]"),
+        // Malformed: raw `/`, `?` or `@` in a password still hide it whole.
+        ("postgres://u:pa/ss@db/n", "postgres://[redacted]@db/n"),
+        ("postgres://u:pa@ss@db/n", "postgres://u:[redacted]@db/n"),
+        ("postgres://u:pa?ss@db/n", "postgres://[redacted]@db/n"),
+        ("postgres://db/n?user=a@b", "postgres://[redacted]@b"),
+        ("sqlite:x.db?key=a@b", "[redacted]@b"),
     ] {
         assert_eq!(redact_url(url), want, "{url}");
+    }
+}
+
+#[test]
+fn new_account_keys_have_defaults_and_parse() {
+    let d = load(None, &[]).unwrap().config;
+    assert_eq!(
+        (
+            d.api_key_expiry_days,
+            d.audit_retention_days,
+            d.accept_legacy_tokens
+        ),
+        (90, 90, LegacyTokens::Auto)
+    );
+    for (text, want) in [
+        ("accept_legacy_tokens: auto", LegacyTokens::Auto),
+        ("accept_legacy_tokens: true", LegacyTokens::On),
+        ("accept_legacy_tokens: false", LegacyTokens::Off),
+        ("accept_legacy_tokens: 'true'", LegacyTokens::On),
+        ("accept_legacy_tokens: 'false'", LegacyTokens::Off),
+        ("accept_legacy_tokens: AUTO", LegacyTokens::Auto),
+    ] {
+        assert_eq!(
+            load(Some(text), &[]).unwrap().config.accept_legacy_tokens,
+            want,
+            "{text}"
+        );
+    }
+    let c = load(None, &[("NANOCLAW__ACCEPT_LEGACY_TOKENS", "false")])
+        .unwrap()
+        .config;
+    assert_eq!(c.accept_legacy_tokens, LegacyTokens::Off);
+    let e = err("accept_legacy_tokens: sometimes");
+    assert!(
+        e.contains("`accept_legacy_tokens`") && !e.contains("sometimes"),
+        "{e}"
+    );
+    // The printed settings load again to the same values.
+    for value in ["auto", "true", "false"] {
+        let c = load(Some(&format!("accept_legacy_tokens: {value}")), &[])
+            .unwrap()
+            .config;
+        let out = yaml_serde::to_string(&c).unwrap();
+        assert!(
+            out.contains(&format!("accept_legacy_tokens: {value}")),
+            "{out}"
+        );
+    }
+
+    let th = "trusted_proxies: [127.0.0.1]\ntrusted_header: {header: X-User}";
+    let c = load(Some(th), &[]).unwrap().config;
+    assert!(!c.trusted_header.unwrap().allow_local_login);
+    let c = load(
+        Some("trusted_proxies: [127.0.0.1]\ntrusted_header: {header: X-User, allow_local_login: true}"),
+        &[],
+    )
+    .unwrap()
+    .config;
+    assert!(c.trusted_header.unwrap().allow_local_login);
+}
+
+#[test]
+fn every_bound_is_enforced_at_both_ends() {
+    for (key, min, max) in [
+        ("max_iterations", 1u64, 100u64),
+        ("tool_max_workers", 1, 6),
+        ("sub_agent.max_iterations", 1, 100),
+        ("sub_agent.max_concurrency", 1, 32),
+        ("sub_agent.timeout", 1, 3600),
+        ("jwt_expiry", 60, 7_776_000),
+        ("password_min_length", 1, 1024),
+        ("login_rate_limit", 0, 10_000),
+        ("password_min_score", 0, 4),
+        ("api_key_expiry_days", 1, 3650),
+        ("audit_retention_days", 0, 36_500),
+    ] {
+        let text = |v: u64| match key.split_once('.') {
+            Some((section, inner)) => format!("{section}: {{{inner}: {v}}}"),
+            None => format!("{key}: {v}"),
+        };
+        for ok in [min, max] {
+            assert!(load(Some(&text(ok)), &[]).is_ok(), "{key} = {ok} refused");
+        }
+        let mut bad = vec![max + 1];
+        if min > 0 {
+            bad.push(min - 1);
+        }
+        for v in bad {
+            let e = err(&text(v));
+            assert!(e.contains(&format!("`{key}`")), "{key} = {v}: {e}");
+        }
+    }
+}
+
+#[test]
+fn short_jwt_secret_is_an_error_in_multi_mode_and_a_warning_in_single() {
+    let short = "short-secret-0123456789abcdef"; // 29 bytes
+    let e = err(&format!("auth_mode: multi\njwt_secret: {short}"));
+    assert!(e.contains("`jwt_secret`") && !e.contains(short), "{e}");
+    let loaded = load(
+        Some(&format!("auth_mode: single\njwt_secret: {short}")),
+        &[],
+    )
+    .unwrap();
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("jwt_secret") && !w.contains(short)),
+        "{:?}",
+        loaded.warnings
+    );
+    let long = "x".repeat(MIN_JWT_SECRET_BYTES);
+    let loaded = load(Some(&format!("auth_mode: multi\njwt_secret: {long}")), &[]).unwrap();
+    assert!(loaded.warnings.is_empty());
+    // Unset, empty or the published default: a secret is generated, nothing to refuse.
+    assert!(load(Some("auth_mode: multi\njwt_secret: ''"), &[]).is_ok());
+}
+
+#[test]
+fn errors_never_show_the_value() {
+    const SECRET: &str = "s3cr3t";
+    for (text, key) in [
+        ("backend_port: \"s3cr3t-value\"", "backend_port"),
+        ("backend_port: 700000", "backend_port"),
+        ("jwt_expiry: s3cr3t", "jwt_expiry"),
+        ("jwt_expiry: [s3cr3t]", "jwt_expiry"),
+        ("jwt_expiry: {s3cr3t: 1}", "jwt_expiry"),
+        ("jwt_expiry: 1.5e3", "jwt_expiry"),
+        ("api_keys_enabled: s3cr3t", "api_keys_enabled"),
+        ("auth_mode: s3cr3t", "auth_mode"),
+        ("registration: \"s3cr3t, expected x\"", "registration"),
+        ("log_format: s3cr3t", "log_format"),
+        ("accept_legacy_tokens: s3cr3t", "accept_legacy_tokens"),
+        (
+            "models: [{id: x, name: y, api_url: 5, api_key: s3cr3t}]",
+            "models[0].api_url",
+        ),
+        (
+            "models: [{id: x, name: y, api_url: s3cr3t, api_key: k}]",
+            "models[0].api_url",
+        ),
+        (
+            "models: [{id: x, name: y, api_url: 'https://x', api_key: [s3cr3t]}]",
+            "models[0].api_key",
+        ),
+        (
+            "models: [{id: s3cr3t, name: y, api_url: 'https://x', api_key: k}, {id: s3cr3t, name: z, api_url: 'https://x', api_key: k}]",
+            "models[1].id",
+        ),
+        ("db_password: {s3cr3t: x}", "db_password"),
+        ("db_type: s3cr3t", "db_type"),
+        ("database_url: s3cr3t", "database_url"),
+        ("metrics_addr: s3cr3t", "metrics_addr"),
+        ("trusted_proxies: [s3cr3t]", "trusted_proxies"),
+        ("cors_origins: [s3cr3t]", "cors_origins[0]"),
+        ("allowed_hosts: ['s3cr3t/x']", "allowed_hosts[0]"),
+        (
+            "trusted_proxies: [127.0.0.1]\ntrusted_header: {header: 's3cr3t x'}",
+            "trusted_header.header",
+        ),
+        ("sub_agent: {timeout: s3cr3t}", "sub_agent.timeout"),
+        ("jwt_secret: 'pa$s3cr3t'", "jwt_secret"),
+        ("jwt_secret: '${s3cr3t'", "jwt_secret"),
+        ("frontend_port: -1", "frontend_port"),
+    ] {
+        let e = err(text);
+        assert!(e.contains(&format!("`{key}`")), "{text}: {e}");
+        assert!(
+            !e.contains(SECRET) && !e.contains("700000") && !e.contains("1.5"),
+            "{text}: {e}"
+        );
+    }
+    // What is kept says what was expected.
+    assert!(err("backend_port: lots").contains("expected u16"));
+    assert!(err("auth_mode: s3cr3t").contains("`single`"));
+}
+
+#[test]
+fn serde_messages_lose_their_values() {
+    use serde_helpers::without_value;
+    for (message, want) in [
+        (
+            "invalid type: string \"hunter2\", expected u16",
+            "invalid type: string, expected u16",
+        ),
+        (
+            "invalid value: integer `70000`, expected u16",
+            "invalid value: integer, expected u16",
+        ),
+        (
+            "invalid type: string \"a, expected b\", expected u16",
+            "invalid type: string, expected u16",
+        ),
+        (
+            "unknown variant `hunter2`, expected `single` or `multi`",
+            "unknown variant, expected `single` or `multi`",
+        ),
+        ("missing field `api_url`", "missing field `api_url`"),
+        ("invalid type: something odd", "invalid type: a value"),
+    ] {
+        assert_eq!(without_value(message), want);
     }
 }

@@ -117,6 +117,70 @@ fn config_check_prints_effective_settings_with_secrets_redacted() {
 }
 
 #[test]
+fn config_check_redacts_url_parameters_and_passwords() {
+    const URL_SECRETS: [&str; 6] = [
+        "llm-query-key-value",
+        "llm-userinfo-value",
+        "db-userinfo-value",
+        "db-query-password-value",
+        "db-sslpassword-value",
+        "db-fragment-value",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("config.yml"),
+        format!(
+            "database_url: 'postgres://app:{}@db.internal:5432/claw?password={}&sslpassword={}&sslmode=require#{}'\n\
+             models:\n  - {{id: m1, name: M1, api_url: 'https://llm.example/v1?key={}', api_key: k}}\n\
+             \x20 - {{id: m2, name: M2, api_url: 'https://bot:{}@llm.example/v1', api_key: k}}\n",
+            URL_SECRETS[2], URL_SECRETS[3], URL_SECRETS[4], URL_SECRETS[5], URL_SECRETS[0], URL_SECRETS[1]
+        ),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = run(dir.path(), &["config", "check"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    for secret in URL_SECRETS {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret}: {stdout}\n{stderr}"
+        );
+    }
+    for want in [
+        "api_url: https://llm.example/v1?key=[redacted]",
+        "api_url: https://bot:[redacted]@llm.example/v1",
+        "# database: postgres://app:[redacted]@db.internal:5432/claw?password=[redacted]&sslpassword=[redacted]&sslmode=[redacted]#[redacted]",
+    ] {
+        assert!(stdout.contains(want), "{want:?} missing:\n{stdout}");
+    }
+}
+
+#[test]
+fn help_describes_each_subcommand_with_its_own_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, _) = run(dir.path(), &["--help"]);
+    assert_eq!(code, Some(0));
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no `{name}` line in:\n{stdout}"))
+            .to_owned()
+    };
+    for (name, text) in [
+        ("serve", "Run the HTTP server"),
+        ("migrate", "Apply pending database migrations"),
+        ("import", "Copy an existing nanoClaw database"),
+        ("user", "Manage accounts"),
+        ("config", "Configuration commands"),
+    ] {
+        let l = line(name);
+        assert!(l.contains(text), "`{name}`: {l}");
+    }
+    assert!(!line("user").contains("nanoClaw database"));
+    assert!(!line("import").contains("Manage accounts"));
+}
+
+#[test]
 fn config_check_fails_with_one_line_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     for (text, key) in [
