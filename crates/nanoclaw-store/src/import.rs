@@ -1,9 +1,11 @@
 //! `nanoclaw import`: copy an existing nanoClaw database (the schema SQLAlchemy's `create_all`
 //! made for the original, or another nanoclaw database) into this one.
 //!
-//! Ids, timestamps and Werkzeug password hashes are kept. Rows whose primary key already exists
+//! Ids and timestamps are kept; Werkzeug password hashes are kept inside an argon2id wrapper
+//! (so that logging in to every account costs the same). Rows whose primary key already exists
 //! in the target are left alone, so a second run changes nothing. Everything is written in one
-//! transaction: an import either lands whole or not at all.
+//! transaction: an import either lands whole or not at all. The import records itself in
+//! `nanoclaw_meta` ([`crate::LEGACY_IMPORT_AT`], [`crate::LEGACY_IMPORT_MAX_USER_ID`]).
 
 use std::collections::HashSet;
 
@@ -16,6 +18,7 @@ use sea_orm::{
 
 use crate::Store;
 use crate::error::StoreError;
+use crate::repo::meta;
 
 /// Rows read from the source per query.
 const PAGE: u64 = 1000;
@@ -474,6 +477,8 @@ impl Store {
         let mut users = ids(&txn, "users").await?;
         let mut projects = ids(&txn, "projects").await?;
         let mut conversations = ids(&txn, "conversations").await?;
+        // The highest user id this run brought in.
+        let mut max_user_id: Option<i64> = None;
         for table in TABLES {
             let existing = ids(&txn, table).await?;
             let mut t = TableReport {
@@ -509,6 +514,11 @@ impl Store {
                         // The project is gone; keep the conversation, unbound.
                         row.values[2] = Value::String(None);
                     }
+                    if table == "users"
+                        && let Ok(id) = row.key.parse::<i64>()
+                    {
+                        max_user_id = max_user_id.max(Some(id));
+                    }
                     match table {
                         "users" => users.insert(row.key.clone()),
                         "projects" => projects.insert(row.key.clone()),
@@ -534,6 +544,9 @@ impl Store {
                 .await?;
             }
         }
+        if let Some(max) = max_user_id {
+            meta::record_legacy_import(&txn, nanoclaw_core::time::now_utc(), max).await?;
+        }
         txn.commit().await?;
         Ok(report)
     }
@@ -542,10 +555,13 @@ impl Store {
 async fn insert(
     txn: &DatabaseTransaction,
     table: &str,
-    rows: Vec<Vec<Value>>,
+    mut rows: Vec<Vec<Value>>,
 ) -> Result<u64, ImportError> {
     if rows.is_empty() {
         return Ok(0);
+    }
+    if table == "users" {
+        wrap_legacy_hashes(&mut rows).await?;
     }
     let n = rows.len() as u64;
     let mut q = Query::insert();
@@ -563,4 +579,49 @@ async fn insert(
         _ => e.into(),
     })?;
     Ok(n)
+}
+
+/// Index of `password_hash` in a users row (see [`columns`]).
+const PASSWORD_HASH: usize = 2;
+
+/// Replaces each Werkzeug hash in `rows` (users) by its argon2id wrapper. Each takes an argon2
+/// run (tens of milliseconds), so the batch is split over one blocking task per core.
+async fn wrap_legacy_hashes(rows: &mut [Vec<Value>]) -> Result<(), ImportError> {
+    let hashes: Vec<(usize, String)> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match r.get(PASSWORD_HASH) {
+            Some(Value::String(Some(h))) => Some((i, h.clone())),
+            _ => None,
+        })
+        .collect();
+    if hashes.is_empty() {
+        return Ok(());
+    }
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = hashes.len().div_ceil(workers).max(1);
+    let mut tasks = tokio::task::JoinSet::new();
+    for part in hashes.chunks(chunk) {
+        let part = part.to_vec();
+        tasks.spawn_blocking(move || {
+            part.into_iter()
+                .filter_map(|(i, h)| {
+                    nanoclaw_core::auth::password::wrap_legacy(&h).map(|wrapped| (i, wrapped))
+                })
+                .collect::<Vec<_>>()
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let wrapped = done.map_err(|e| {
+            ImportError::Store(StoreError::Db(DbErr::Custom(format!(
+                "wrapping password hashes failed: {e}"
+            ))))
+        })?;
+        for (i, w) in wrapped {
+            if let Some(slot) = rows.get_mut(i).and_then(|r| r.get_mut(PASSWORD_HASH)) {
+                *slot = Value::String(Some(w));
+            }
+        }
+    }
+    Ok(())
 }

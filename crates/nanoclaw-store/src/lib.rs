@@ -19,7 +19,8 @@ use sea_orm_migration::MigratorTrait;
 pub use error::{StoreError, UniqueField};
 pub use repo::api_keys::NewApiKey;
 pub use repo::audit::AuditFilter;
-pub use repo::sessions::NewSession;
+pub use repo::meta::{LEGACY_IMPORT_AT, LEGACY_IMPORT_MAX_USER_ID};
+pub use repo::sessions::{Extension, NewSession};
 pub use repo::users::{AdminUpdate, NewUser, ProfileUpdate};
 
 /// Connection pool occupancy.
@@ -32,6 +33,10 @@ pub struct PoolStats {
     /// The most connections the pool opens.
     pub max: u32,
 }
+
+/// Size the SQLite write-ahead log is cut back to after a checkpoint (bytes). Without it a
+/// burst of writes leaves the file at its largest size for good.
+const SQLITE_JOURNAL_SIZE_LIMIT: &str = "67108864";
 
 /// How long a SQLite writer waits for the lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -226,4 +231,32 @@ fn sqlite_options(opts: SqliteConnectOptions) -> SqliteConnectOptions {
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
         .foreign_keys(true)
+        .pragma("journal_size_limit", SQLITE_JOURNAL_SIZE_LIMIT)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use sea_orm::{ConnectionTrait, Statement};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_bounds_its_write_ahead_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = DatabaseTarget::SqliteFile(dir.path().join("t.db"));
+        let store = Store::connect(&target).await.unwrap();
+        let row = store
+            .db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA journal_size_limit",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let limit: i64 = row.try_get_by_index(0).unwrap();
+        assert_eq!(limit.to_string(), SQLITE_JOURNAL_SIZE_LIMIT);
+    }
 }

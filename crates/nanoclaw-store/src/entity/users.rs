@@ -16,6 +16,7 @@ pub struct Model {
     pub created_at: Option<DateTime>,
     pub last_login_at: Option<DateTime>,
     pub token_version: i64,
+    pub auth_source: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -36,6 +37,7 @@ impl From<Model> for nanoclaw_core::User {
             created_at: m.created_at,
             last_login_at: m.last_login_at,
             token_version: m.token_version,
+            auth_source: nanoclaw_core::user::AuthSource::from_stored(m.auth_source.as_deref()),
         }
     }
 }

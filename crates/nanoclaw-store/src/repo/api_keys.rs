@@ -84,27 +84,9 @@ impl Store {
             .filter(Column::Id.eq(id))
             .filter(Column::UserId.eq(uid))
             .exec(&self.db)
-            .await?;
-        if res.rows_affected > 0 {
-            self.note_auth_change(user_id).await?;
-        }
-        Ok(res.rows_affected > 0)
-    }
-
-    /// Deletes every key of the user; returns how many.
-    pub async fn delete_api_keys_of(&self, user_id: i64) -> Result<u64, StoreError> {
-        let Some(uid) = id_of(user_id) else {
-            return Ok(0);
-        };
-        let n = ApiKeys::delete_many()
-            .filter(Column::UserId.eq(uid))
-            .exec(&self.db)
-            .await?
-            .rows_affected;
-        if n > 0 {
-            self.note_auth_change(user_id).await?;
-        }
-        Ok(n)
+            .await;
+        self.changed(user_id);
+        Ok(res?.rows_affected > 0)
     }
 
     /// Records a use unless one was recorded after `stale_before`.

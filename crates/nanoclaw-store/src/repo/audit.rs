@@ -43,6 +43,15 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the events recorded before `before` (audit retention); returns how many.
+    pub async fn prune_audit(&self, before: chrono::NaiveDateTime) -> Result<u64, StoreError> {
+        Ok(AuditLog::delete_many()
+            .filter(Column::CreatedAt.lt(before))
+            .exec(&self.db)
+            .await?
+            .rows_affected)
+    }
+
     /// Up to `limit` events older than `before` (an event id), newest first.
     pub async fn audit_page(
         &self,

@@ -1,25 +1,17 @@
-//! The change feed behind the in-process authentication cache (see the migration's doc).
+//! The change feed behind the in-process authentication cache (see the migrations' docs). Rows
+//! are written by triggers on `users`, `sessions` and `api_keys`, in the transaction of the
+//! change, whoever makes it: this server, another one, the CLI or an operator's SQL.
 
 use chrono::NaiveDateTime;
-use nanoclaw_core::time::now_utc;
+use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
-use sea_orm::{ConnectionTrait, DbErr};
 
-use super::id_of;
 use crate::Store;
 use crate::error::StoreError;
 
 const TABLE: &str = "auth_changes";
 
 impl Store {
-    /// Records that the user's access may have changed: a row for other processes, and at
-    /// once for this one's listener.
-    pub async fn note_auth_change(&self, user_id: i64) -> Result<(), StoreError> {
-        note(&self.db, user_id).await?;
-        self.changed(user_id);
-        Ok(())
-    }
-
     /// Changes with an id above `after`, oldest first, as `(change id, user id)`.
     pub async fn auth_changes_after(&self, after: i64) -> Result<Vec<(i64, i64)>, StoreError> {
         let mut q = Query::select();
@@ -56,18 +48,4 @@ impl Store {
             .and_where(Expr::col(Alias::new("created_at")).lt(before));
         Ok(self.db.execute(&q).await?.rows_affected())
     }
-}
-
-/// Appends a change row on any connection (also inside a transaction).
-pub(crate) async fn note<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<(), DbErr> {
-    let Some(uid) = id_of(user_id) else {
-        return Ok(());
-    };
-    let mut q = Query::insert();
-    q.into_table(Alias::new(TABLE))
-        .columns([Alias::new("user_id"), Alias::new("created_at")])
-        .values([uid.into(), now_utc().into()])
-        .map_err(|e| DbErr::Custom(e.to_string()))?;
-    db.execute(&q).await?;
-    Ok(())
 }

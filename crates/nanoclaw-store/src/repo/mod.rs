@@ -3,7 +3,8 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth_changes;
-pub mod reset_tokens;
+pub mod credentials;
+pub mod meta;
 pub mod sessions;
 pub mod users;
 

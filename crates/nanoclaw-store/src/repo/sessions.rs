@@ -95,35 +95,9 @@ impl Store {
             .filter(Column::UserId.eq(uid))
             .filter(Column::RevokedAt.is_null())
             .exec(&self.db)
-            .await?;
-        if res.rows_affected > 0 {
-            self.note_auth_change(user_id).await?;
-        }
-        Ok(res.rows_affected > 0)
-    }
-
-    /// Ends every live session of the user except `keep`; returns how many.
-    pub async fn revoke_sessions(
-        &self,
-        user_id: i64,
-        keep: Option<&str>,
-        now: NaiveDateTime,
-    ) -> Result<u64, StoreError> {
-        let Some(uid) = id_of(user_id) else {
-            return Ok(0);
-        };
-        let mut q = Sessions::update_many()
-            .col_expr(Column::RevokedAt, Expr::value(now))
-            .filter(Column::UserId.eq(uid))
-            .filter(Column::RevokedAt.is_null());
-        if let Some(k) = keep {
-            q = q.filter(Column::Id.ne(k));
-        }
-        let n = q.exec(&self.db).await?.rows_affected;
-        if n > 0 {
-            self.note_auth_change(user_id).await?;
-        }
-        Ok(n)
+            .await;
+        self.changed(user_id);
+        Ok(res?.rows_affected > 0)
     }
 
     /// Records activity on a session unless it was recorded after `stale_before`.
@@ -142,26 +116,51 @@ impl Store {
         Ok(())
     }
 
-    /// Moves a live session's expiry (token refresh); false if it is no longer live.
+    /// Moves a live session's expiry to `expires_at` (token refresh), unless it was moved to
+    /// after `extended_after` already: a client refreshing in a loop writes at most once a
+    /// minute. The cached copy is dropped when the row changed (by the change feed too, in
+    /// other processes), so the new expiry is what the next request sees.
     pub async fn extend_session(
         &self,
+        user_id: i64,
         id: &str,
         expires_at: NaiveDateTime,
+        extended_after: NaiveDateTime,
         now: NaiveDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Extension, StoreError> {
         let res = Sessions::update_many()
             .col_expr(Column::ExpiresAt, Expr::value(expires_at))
             .col_expr(Column::LastSeenAt, Expr::value(now))
             .filter(Column::Id.eq(id))
             .filter(Column::RevokedAt.is_null())
             .filter(Column::ExpiresAt.gt(now))
+            .filter(Column::ExpiresAt.lte(extended_after))
             .exec(&self.db)
-            .await?;
-        if res.rows_affected > 0
-            && let Some(session) = self.session_by_id(id).await?
-        {
-            self.note_auth_change(session.user_id).await?;
+            .await;
+        if res.as_ref().is_ok_and(|r| r.rows_affected > 0) {
+            self.changed(user_id);
+            return Ok(Extension::Extended);
         }
-        Ok(res.rows_affected > 0)
+        res?;
+        let live = self
+            .session_by_id(id)
+            .await?
+            .is_some_and(|s| s.is_live(now));
+        Ok(if live {
+            Extension::Recent
+        } else {
+            Extension::NotLive
+        })
     }
+}
+
+/// What [`Store::extend_session`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extension {
+    /// The expiry moved.
+    Extended,
+    /// The session is live and was extended less than the minimum gap ago; left alone.
+    Recent,
+    /// The session is ended or expired.
+    NotLive,
 }

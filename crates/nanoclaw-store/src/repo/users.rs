@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 use nanoclaw_core::User;
-use nanoclaw_core::user::{DEFAULT_USERNAME, ROLE_ADMIN};
+use nanoclaw_core::user::{AuthSource, DEFAULT_USERNAME, ROLE_ADMIN};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
@@ -26,6 +26,8 @@ pub struct NewUser {
     pub email: Option<String>,
     /// `admin` or `user`.
     pub role: String,
+    /// Local account or one a trusted proxy created.
+    pub auth_source: AuthSource,
 }
 
 /// Changes to a profile; `None` leaves a field alone. All are applied in one statement.
@@ -35,7 +37,8 @@ pub struct ProfileUpdate {
     pub email: Option<Option<String>>,
     /// New avatar (`Some(None)` clears it).
     pub avatar: Option<Option<String>>,
-    /// New password hash; also invalidates every token issued so far.
+    /// New password hash: also bumps the token version and ends every session (but the one
+    /// named by `keep_session`), API key and reset token of the user.
     pub password_hash: Option<String>,
 }
 
@@ -145,6 +148,7 @@ impl Store {
             password_hash: None,
             email: None,
             role: ROLE_ADMIN.into(),
+            auth_source: AuthSource::Local,
         };
         match self.create_user(new, now).await {
             Ok(user) => Ok(user),
@@ -163,14 +167,19 @@ impl Store {
         now: NaiveDateTime,
         rehashed: Option<String>,
     ) -> Result<(), StoreError> {
-        let Some(id) = id_of(id) else { return Ok(()) };
+        let Some(key) = id_of(id) else { return Ok(()) };
         let mut update = Users::update_many()
             .col_expr(Column::LastLoginAt, Expr::value(now))
-            .filter(Column::Id.eq(id));
+            .filter(Column::Id.eq(key));
+        let upgrades = rehashed.is_some();
         if let Some(hash) = rehashed {
             update = update.col_expr(Column::PasswordHash, Expr::value(hash));
         }
-        update.exec(&self.db).await?;
+        let res = update.exec(&self.db).await;
+        if upgrades {
+            self.changed(id);
+        }
+        res?;
         Ok(())
     }
 
@@ -196,16 +205,33 @@ impl Store {
         Ok(())
     }
 
-    /// Applies a profile change in one statement and returns the updated user (`None` if the
-    /// user is gone). A new password hash bumps `token_version`, ending every earlier token.
+    /// Applies a profile change in one transaction and returns the updated user (`None` if
+    /// the user is gone). With a new password, every earlier token, session (but
+    /// `keep_session`), API key and reset token of the user ends in the same transaction.
     pub async fn update_profile(
         &self,
         id: i64,
         change: ProfileUpdate,
+        keep_session: Option<&str>,
+        now: NaiveDateTime,
     ) -> Result<Option<User>, StoreError> {
         let Some(key) = id_of(id) else {
             return Ok(None);
         };
+        let result = self
+            .update_profile_in_txn(key, change, keep_session, now)
+            .await;
+        self.changed(id);
+        result
+    }
+
+    async fn update_profile_in_txn(
+        &self,
+        key: i32,
+        change: ProfileUpdate,
+        keep_session: Option<&str>,
+        now: NaiveDateTime,
+    ) -> Result<Option<User>, StoreError> {
         let mut update = Users::update_many().filter(Column::Id.eq(key));
         let mut any = false;
         if let Some(email) = change.email {
@@ -216,26 +242,34 @@ impl Store {
             update = update.col_expr(Column::Avatar, Expr::value(avatar));
             any = true;
         }
+        let ends_access = change.password_hash.is_some();
         if let Some(hash) = change.password_hash {
             update = update
                 .col_expr(Column::PasswordHash, Expr::value(hash))
                 .col_expr(Column::TokenVersion, Expr::col(Column::TokenVersion).add(1));
             any = true;
         }
-        if any {
-            match update.exec(&self.db).await {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => {
-                    return Err(StoreError::Conflict(UniqueField::Email));
-                }
-                Err(e) => return Err(e.into()),
-            }
-            self.note_auth_change(id).await?;
+        if !any {
+            return Ok(Users::find_by_id(key).one(&self.db).await?.map(User::from));
         }
-        self.user_by_id(id).await
+        let txn = self.db.begin().await?;
+        match update.exec(&txn).await {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(UniqueField::Email));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if ends_access {
+            super::credentials::end_credentials(&txn, key, keep_session, now).await?;
+        }
+        let updated = Users::find_by_id(key).one(&txn).await?.map(User::from);
+        txn.commit().await?;
+        Ok(updated)
     }
 
-    /// Enables or disables an account. Returns false when no such user exists.
+    /// Enables or disables an account (nothing else: the admin API also ends the sessions of
+    /// a disabled account). Returns false when no such user exists.
     pub async fn set_user_active(&self, id: i64, active: bool) -> Result<bool, StoreError> {
         let Some(key) = id_of(id) else {
             return Ok(false);
@@ -244,9 +278,9 @@ impl Store {
             .col_expr(Column::IsActive, Expr::value(active))
             .filter(Column::Id.eq(key))
             .exec(&self.db)
-            .await?;
-        self.note_auth_change(id).await?;
-        Ok(res.rows_affected > 0)
+            .await;
+        self.changed(id);
+        Ok(res?.rows_affected > 0)
     }
 
     /// Up to `limit` users with ids above `after`, by id.
@@ -274,16 +308,30 @@ impl Store {
     }
 
     /// Applies an administrator's change in one transaction. Refuses with
-    /// [`StoreError::LastAdmin`] to demote or disable the last active admin; a new password
-    /// hash bumps `token_version`. `None` if the user does not exist.
+    /// [`StoreError::LastAdmin`] to demote or disable the last active admin. A new password
+    /// hash bumps `token_version`; a new password or a disable also ends every session, API
+    /// key and reset token of the user, in the same transaction. `None` if the user does not
+    /// exist.
     pub async fn admin_update_user(
         &self,
         id: i64,
         change: AdminUpdate,
+        now: NaiveDateTime,
     ) -> Result<Option<User>, StoreError> {
         let Some(key) = id_of(id) else {
             return Ok(None);
         };
+        let result = self.admin_update_in_txn(key, change, now).await;
+        self.changed(id);
+        result
+    }
+
+    async fn admin_update_in_txn(
+        &self,
+        key: i32,
+        change: AdminUpdate,
+        now: NaiveDateTime,
+    ) -> Result<Option<User>, StoreError> {
         let txn = self.db.begin().await?;
         lock_admins(&txn).await?;
         let Some(current) = Users::find_by_id(key).one(&txn).await? else {
@@ -297,6 +345,7 @@ impl Store {
             return Err(StoreError::LastAdmin);
         }
         let changes_username = change.username.is_some();
+        let ends_access = change.password_hash.is_some() || change.is_active == Some(false);
         let mut update = Users::update_many().filter(Column::Id.eq(key));
         if let Some(role) = change.role {
             update = update.col_expr(Column::Role, Expr::value(role));
@@ -326,10 +375,11 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         }
+        if ends_access {
+            super::credentials::end_credentials(&txn, key, None, now).await?;
+        }
         let updated = Users::find_by_id(key).one(&txn).await?.map(User::from);
-        super::auth_changes::note(&txn, id).await?;
         txn.commit().await?;
-        self.changed(id);
         Ok(updated)
     }
 
@@ -340,6 +390,12 @@ impl Store {
         let Some(key) = id_of(id) else {
             return Ok(false);
         };
+        let result = self.delete_in_txn(key).await;
+        self.changed(id);
+        result
+    }
+
+    async fn delete_in_txn(&self, key: i32) -> Result<bool, StoreError> {
         let txn = self.db.begin().await?;
         lock_admins(&txn).await?;
         let Some(current) = Users::find_by_id(key).one(&txn).await? else {
@@ -376,23 +432,8 @@ impl Store {
             ))
             .await?;
         }
-        super::auth_changes::note(&txn, id).await?;
         txn.commit().await?;
-        self.changed(id);
         Ok(true)
-    }
-
-    /// Makes every token issued so far for the user invalid (tokens without a session carry
-    /// only the version; sessions are ended separately).
-    pub async fn bump_token_version(&self, id: i64) -> Result<(), StoreError> {
-        let Some(key) = id_of(id) else { return Ok(()) };
-        Users::update_many()
-            .col_expr(Column::TokenVersion, Expr::col(Column::TokenVersion).add(1))
-            .filter(Column::Id.eq(key))
-            .exec(&self.db)
-            .await?;
-        self.note_auth_change(id).await?;
-        Ok(())
     }
 
     /// True when some active admin exists.
@@ -437,6 +478,7 @@ async fn insert_user<C: ConnectionTrait>(
         created_at: Set(Some(now)),
         last_login_at: Set(None),
         token_version: Set(0),
+        auth_source: Set(Some(new.auth_source.as_str().to_owned())),
     };
     Ok(model.insert(db).await?.into())
 }
