@@ -36,10 +36,19 @@ pub enum AppError {
     /// 413.
     #[error("Request body too large")]
     PayloadTooLarge,
+    /// 415: a body that is not declared as JSON.
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
     /// 429 with `Retry-After`.
     #[error("Too many attempts, try again in {retry_after_secs} seconds")]
     TooManyRequests {
         /// Seconds until the next attempt is allowed.
+        retry_after_secs: u64,
+    },
+    /// 503 with `Retry-After`: too much work queued (password hashing); try again shortly.
+    #[error("Server busy, try again in {retry_after_secs} seconds")]
+    Busy {
+        /// Seconds to wait before retrying.
         retry_after_secs: u64,
     },
     /// 503: the database cannot be reached right now.
@@ -71,8 +80,9 @@ impl AppError {
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -105,7 +115,9 @@ impl IntoResponse for AppError {
             _ => {}
         }
         let mut response = error_response(status, &self.to_string());
-        if let AppError::TooManyRequests { retry_after_secs } = self {
+        if let AppError::TooManyRequests { retry_after_secs }
+        | AppError::Busy { retry_after_secs } = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

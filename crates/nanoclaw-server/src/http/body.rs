@@ -1,7 +1,13 @@
 //! Request bodies: a JSON object read leniently (an empty body is `{}`, as nanoClaw's auth
 //! routes do) but never loosely typed — every wrong type is a 400 naming the field.
+//!
+//! A non-empty body must be declared as JSON (`application/json` or `…+json`): the types a
+//! cross-site form or `fetch` may send without a CORS preflight (`text/plain`, form
+//! encodings) are refused with 415 rather than parsed.
 
 use axum::extract::{FromRequest, Request};
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::{Map, Value};
 
@@ -19,6 +25,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = AppError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let declared_json = is_json(req.headers());
         let body = Limited::new(req.into_body(), BODY_LIMIT);
         let bytes = body.collect().await.map_err(|e| {
             if e.is::<LengthLimitError>() {
@@ -27,14 +34,43 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 AppError::bad_request("Could not read the request body")
             }
         })?;
-        Self::parse(&bytes.to_bytes())
+        let bytes = bytes.to_bytes();
+        if !declared_json && !is_blank(&bytes) {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        Self::parse(&bytes)
     }
+}
+
+/// True when `Content-Type` is `application/json` or `type/…+json`, parameters allowed.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let json_suffix = subtype
+        .len()
+        .checked_sub("+json".len())
+        .filter(|&at| at > 0)
+        .and_then(|at| subtype.get(at..))
+        .is_some_and(|tail| tail.eq_ignore_ascii_case("+json"));
+    !kind.is_empty()
+        && !kind.contains(char::is_whitespace)
+        && (json_suffix
+            || (kind.eq_ignore_ascii_case("application") && subtype.eq_ignore_ascii_case("json")))
+}
+
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
 }
 
 impl JsonObject {
     /// Parses a body; whitespace-only means `{}`.
     pub fn parse(bytes: &[u8]) -> Result<Self, AppError> {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        if is_blank(bytes) {
             return Ok(Self::default());
         }
         match serde_json::from_slice::<Value>(bytes) {
@@ -92,5 +128,42 @@ mod tests {
         assert!(body.str_field("z").is_err());
         assert_eq!(body.nullable_str_field("z").unwrap(), Some(None));
         assert!(body.nullable_str_field("n").is_err());
+    }
+
+    #[test]
+    fn only_json_content_types_are_json() {
+        let with = |ct: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(CONTENT_TYPE, ct.parse().unwrap());
+            is_json(&h)
+        };
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            " application/json ",
+            "application/merge-patch+json",
+            "application/vnd.api+JSON; charset=utf-8",
+        ] {
+            assert!(with(ok), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "text/plain; charset=utf-8",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonx",
+            "application/json-seq",
+            "application/+json",
+            "+json",
+            "/json",
+            "json",
+            "",
+            "text/plain; a=application/json",
+        ] {
+            assert!(!with(bad), "{bad}");
+        }
+        assert!(!is_json(&HeaderMap::new()));
     }
 }

@@ -5,17 +5,17 @@
 //! route, which boxes and clones the rest of the route for every request; the check itself
 //! allocates nothing. Paths it is told to exempt (the health probes) pass unchecked.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::http::header::HOST;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tower::{Layer, Service};
 
 use crate::error::AppError;
+use crate::http::refusal::Checked;
 
 /// The accepted host names, lower-case, without ports.
 #[derive(Clone, Debug)]
@@ -42,30 +42,66 @@ impl AllowedHosts {
 
     /// True when a `Host` header value names this server.
     pub fn allows(&self, host_header: &str) -> bool {
-        let name = strip_port(host_header.trim()).trim_end_matches('.');
-        let sub_of_localhost = name
-            .len()
-            .checked_sub(".localhost".len())
-            .and_then(|at| name.get(at..))
-            .is_some_and(|tail| tail.eq_ignore_ascii_case(".localhost"));
-        sub_of_localhost || self.0.iter().any(|h| h.eq_ignore_ascii_case(name))
+        let Some(name) = host_name(host_header.trim()) else {
+            return false;
+        };
+        let name = name.trim_end_matches('.');
+        is_localhost_name(name) || self.0.iter().any(|h| h.eq_ignore_ascii_case(name))
     }
 }
 
-fn strip_port(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if !name.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
-            name
+/// The name in a `host[:port]` authority (an IPv6 address without its brackets), or `None`
+/// when it is malformed: anything after `]` but `:port`, a second `:`, an empty or non-digit
+/// port, or an unbracketed IPv6 address.
+pub fn host_name(authority: &str) -> Option<&str> {
+    let (name, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (name, after) = rest.split_once(']')?;
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':')?),
+        };
+        (name, port)
+    } else {
+        match authority.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (authority, None),
         }
-        _ => host,
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    (port_ok && !name.is_empty()).then_some(name)
+}
+
+/// `localhost`, a name under `.localhost`, or a loopback address (compared case-insensitively,
+/// without a trailing dot).
+pub fn is_loopback_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    is_localhost_name(name) || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn is_localhost_name(name: &str) -> bool {
+    let tail = |suffix: &str| {
+        name.len()
+            .checked_sub(suffix.len())
+            .and_then(|at| name.get(at..))
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || (tail(".localhost") && name.len() > ".localhost".len())
+}
+
+/// The host the request was sent to: its one `Host` header, or (HTTP/2, no `Host`) the
+/// authority of its URI. `None` when there is neither, or more than one `Host`.
+pub fn request_host(req: &Request) -> Option<&str> {
+    let mut hosts = req.headers().get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(host), None) => host.to_str().ok(),
+        (None, _) => req.uri().authority().map(|a| a.as_str()),
+        (Some(_), Some(_)) => None,
     }
 }
 
-/// The layer: refuses requests whose `Host` names another server. A request without `Host`
-/// (HTTP/1.0 tools) is let through: browsers, which DNS rebinding needs, always send one.
+/// The layer: refuses requests whose `Host` is missing, repeated, malformed or names another
+/// server (as does an absolute request URI naming another server).
 #[derive(Clone, Debug)]
 pub struct HostCheckLayer {
     allowed: AllowedHosts,
@@ -79,6 +115,16 @@ impl HostCheckLayer {
             allowed,
             exempt: exempt.into_iter().collect(),
         }
+    }
+
+    fn accepts(&self, req: &Request) -> bool {
+        let host_ok = request_host(req).is_some_and(|h| self.allowed.allows(h));
+        // HTTP/1 absolute-form (`POST http://other/… HTTP/1.1`): the URI names the target too.
+        let uri_ok = req
+            .uri()
+            .authority()
+            .is_none_or(|a| self.allowed.allows(a.as_str()));
+        host_ok && uri_ok
     }
 }
 
@@ -106,7 +152,7 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = HostCheckFuture<S::Future>;
+    type Future = Checked<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -114,47 +160,13 @@ where
 
     fn call(&mut self, req: Request) -> Self::Future {
         let checks = &self.layer;
-        let refused = req
-            .headers()
-            .get(HOST)
-            .is_some_and(|host| !host.to_str().is_ok_and(|h| checks.allowed.allows(h)))
-            && !checks.exempt.iter().any(|p| p == req.uri().path());
+        let refused = !checks.accepts(&req) && !checks.exempt.iter().any(|p| p == req.uri().path());
         if refused {
-            let response = AppError::Forbidden("Host not allowed".into()).into_response();
-            HostCheckFuture::Refused {
-                response: Some(response),
-            }
+            Checked::refused(AppError::Forbidden("Host not allowed".into()))
         } else {
-            HostCheckFuture::Allowed {
+            Checked::Allowed {
                 future: self.inner.call(req),
             }
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Future of [`HostCheck`].
-    #[project = HostCheckProj]
-    pub enum HostCheckFuture<F> {
-        /// The route's own future.
-        Allowed { #[pin] future: F },
-        /// The 403, handed out on the first poll.
-        Refused { response: Option<Response> },
-    }
-}
-
-impl<F, E> Future for HostCheckFuture<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            HostCheckProj::Allowed { future } => future.poll(cx),
-            HostCheckProj::Refused { response } => Poll::Ready(Ok(response
-                .take()
-                .unwrap_or_else(|| AppError::internal("polled after completion").into_response()))),
         }
     }
 }
@@ -170,6 +182,7 @@ mod tests {
             "localhost:3000",
             "127.0.0.1",
             "[::1]:3000",
+            "[::1]",
             "app.localhost",
             "CHAT.lan:80",
             "localhost.",
@@ -187,10 +200,62 @@ mod tests {
             "localhost.evil.",
             "xlocalhost",
             "é.localhos",
+            ".localhost",
             "",
         ] {
             assert!(!a.allows(bad), "{bad}");
         }
         assert!(AllowedHosts::new("192.168.1.5", &[]).allows("192.168.1.5:3000"));
+    }
+
+    #[test]
+    fn malformed_host_values_are_refused() {
+        let a = AllowedHosts::new("127.0.0.1", &["chat.lan".into()]);
+        for bad in [
+            "[::1]evil.example",
+            "[::1].evil.example",
+            "[::1]:80evil",
+            "[::1]:",
+            "[::1",
+            "[::1]]",
+            "::1",
+            "localhost:80:80",
+            "localhost:",
+            "localhost:http",
+            "localhost:+80",
+            "localhost: 80",
+            "chat.lan:-1",
+            ":80",
+            "[]:80",
+            "user@localhost",
+        ] {
+            assert!(!a.allows(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn host_names_and_loopback() {
+        assert_eq!(host_name("[::1]:8080"), Some("::1"));
+        assert_eq!(host_name("Example.COM:1"), Some("Example.COM"));
+        assert_eq!(host_name("example.com"), Some("example.com"));
+        assert_eq!(host_name("example.com:"), None);
+        for ok in [
+            "localhost",
+            "dev.localhost",
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+        ] {
+            assert!(is_loopback_name(ok), "{ok}");
+        }
+        for bad in [
+            "localhost.evil",
+            "10.0.0.1",
+            "::2",
+            "evil-localhost",
+            ".localhost",
+        ] {
+            assert!(!is_loopback_name(bad), "{bad}");
+        }
     }
 }

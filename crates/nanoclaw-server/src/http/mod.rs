@@ -6,6 +6,9 @@ pub mod extract;
 pub mod host_check;
 pub mod metrics_layer;
 pub mod openapi;
+pub mod origin_check;
+pub mod path;
+pub mod refusal;
 pub mod request_id;
 pub mod request_scope;
 pub mod routes;
@@ -17,6 +20,7 @@ use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
 use host_check::{HostCheck, HostCheckLayer};
+use origin_check::{OriginCheck, OriginCheckLayer};
 use request_scope::{RequestScope, RequestScopeLayer};
 use tower::ServiceBuilder;
 use tower::util::Either;
@@ -29,15 +33,16 @@ use crate::state::AppState;
 /// The HTTP service: every route, inside the layers every request passes.
 ///
 /// Outermost first: the request scope (request id, panics, server-error log), CORS (only when
-/// `cors_origins` is set), single mode's Host check (not for the health probes), the router.
+/// `cors_origins` is set), the cross-site check on state-changing requests, single mode's Host
+/// check (not for the health probes), the router.
 /// These wrap the router once, not each route: `Router::layer` boxes every route once more,
 /// and axum clones a route's whole boxed chain for every request it serves. Only the
 /// Prometheus layer (when `metrics_addr` is set) wraps each route, as it labels requests by
 /// the matched route, which is known only once the router has matched.
-pub type HttpService = RequestScope<Either<Cors<Routed>, Routed>>;
+pub type HttpService = RequestScope<Either<Cors<Checked>, Checked>>;
 
-/// The router behind the optional Host check.
-pub type Routed = Either<HostCheck<Router>, Router>;
+/// The router behind the Origin check and the optional Host check.
+pub type Checked = OriginCheck<Either<HostCheck<Router>, Router>>;
 
 /// See [`HttpService`].
 ///
@@ -48,6 +53,7 @@ pub fn service(state: AppState) -> HttpService {
     let cors = cors_layer(&state.config.cors_origins);
     let metrics = state.config.metrics_addr.is_some();
     let single_mode = state.accounts.mode() == nanoclaw_core::AuthMode::Single;
+    let origins = OriginCheckLayer::new(&state.config.cors_origins, single_mode);
     let hosts =
         host_check::AllowedHosts::new(&state.config.backend_host, &state.config.allowed_hosts);
     let (health, mut doc) = OpenApiRouter::with_openapi(openapi::base())
@@ -81,6 +87,7 @@ pub fn service(state: AppState) -> HttpService {
     ServiceBuilder::new()
         .layer(RequestScopeLayer)
         .option_layer(cors)
+        .layer(origins)
         .option_layer(single_mode.then(|| HostCheckLayer::new(hosts, probes)))
         .service(router)
 }

@@ -17,6 +17,7 @@ use crate::http::body::JsonObject;
 use crate::http::envelope::{Data, Message};
 use crate::http::extract::{Client, CurrentUser};
 use crate::http::openapi::{DataEnvelope, ErrorEnvelope, MessageEnvelope};
+use crate::http::path::Path;
 use crate::http::views::{AuditView, PageView, UserView};
 use crate::state::AppState;
 
@@ -95,10 +96,8 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for UserId {
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(raw) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|_| AppError::NotFound("User not found".into()))?;
+        // Not UTF-8: 400 like every path parameter; anything else that is not an id: 404.
+        let Path(raw) = Path::<String>::from_request_parts(parts, state).await?;
         raw.parse::<i64>()
             .map(UserId)
             .map_err(|_| AppError::NotFound("User not found".into()))
