@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use nanoclaw_core::auth::jwt::JwtKeys;
+use nanoclaw_core::auth::jwt::{Audience, JwtKeys};
 use nanoclaw_core::auth::secret_file;
 use nanoclaw_core::config::DatabaseTarget;
 use nanoclaw_core::time::now_utc;
@@ -14,13 +14,10 @@ use nanoclaw_store::Store;
 use tokio::net::TcpListener;
 
 use crate::accounts::cache::{AuthCache, poll_changes};
-use crate::accounts::{Accounts, Hasher};
+use crate::accounts::{Accounts, Hasher, LegacyTokenPolicy, hashing};
 use crate::http;
 use crate::http::routes::catalog;
 use crate::state::{AppState, Inner};
-
-/// Shortest JWT secret that starts without a warning (bytes).
-const MIN_SECRET_BYTES: usize = 32;
 
 /// Connects to the database, applies migrations, prepares the auth state.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
@@ -51,13 +48,21 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         AuthMode::Multi => None,
     };
     let permits = std::thread::available_parallelism().map_or(2, usize::from);
+    let legacy_tokens = LegacyTokenPolicy::load(config.accept_legacy_tokens, &store)
+        .await
+        .context("cannot read the import record")?;
     let accounts = Accounts::new(
         store.clone(),
         &config,
-        JwtKeys::new(secret.expose().as_bytes(), config.jwt_expiry),
-        Hasher::new(permits),
+        JwtKeys::new(
+            secret.expose().as_bytes(),
+            config.jwt_expiry,
+            Audience::for_mode(config.auth_mode),
+        ),
+        Hasher::new(permits, permits * hashing::QUEUE_PER_PERMIT),
         cache,
         default_user_id,
+        legacy_tokens,
     );
     Ok(AppState::new(Inner {
         models_json: catalog::models_json(&config),
@@ -70,12 +75,8 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 
 /// The configured secret, or the one generated into `data_dir` when none usable is configured.
 fn jwt_secret(config: &Config) -> anyhow::Result<Secret> {
+    // A short secret is refused (multi mode) or warned about (single) by config validation.
     if let Some(secret) = config.usable_jwt_secret() {
-        if secret.expose().len() < MIN_SECRET_BYTES {
-            tracing::warn!(
-                "jwt_secret is shorter than {MIN_SECRET_BYTES} bytes; use a long random value"
-            );
-        }
         return Ok(secret.clone());
     }
     let (secret, created) = secret_file::load_or_create(&config.data_dir).with_context(|| {
@@ -97,15 +98,8 @@ fn jwt_secret(config: &Config) -> anyhow::Result<Secret> {
 fn describe_target(target: &DatabaseTarget) -> String {
     match target {
         DatabaseTarget::SqliteFile(p) => p.display().to_string(),
-        // Never print credentials.
-        DatabaseTarget::Url(u) => u
-            .expose()
-            .split_once("://")
-            .map(|(scheme, rest)| {
-                let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-                format!("{scheme}://{host}")
-            })
-            .unwrap_or_else(|| "database URL".into()),
+        // Never print credentials (query parameters such as `?password=` included).
+        DatabaseTarget::Url(u) => nanoclaw_core::config::redact_url(u.expose()),
     }
 }
 
@@ -127,9 +121,9 @@ pub async fn serve(
     .await
 }
 
-/// The tasks a serving process runs beside its requests: the rate limiter's pruning and the
+/// The tasks a serving process runs beside its requests: the rate limiter's pruning, the
 /// poll of other processes' auth changes (without it the auth cache is never trusted and
-/// every request reads the database). Stopped when dropped.
+/// every request reads the database) and the audit log's retention. Stopped when dropped.
 pub struct BackgroundTasks(Vec<tokio::task::JoinHandle<()>>);
 
 impl BackgroundTasks {
@@ -144,7 +138,28 @@ impl BackgroundTasks {
             }
         });
         let poller = tokio::spawn(poll_changes(state.store.clone(), state.accounts.cache()));
-        Self(vec![pruner, poller])
+        let mut tasks = vec![pruner, poller];
+        if state.config.audit_retention_days > 0 {
+            let keep = chrono::TimeDelta::days(i64::from(state.config.audit_retention_days));
+            tasks.push(tokio::spawn(prune_audit(state.store.clone(), keep)));
+        }
+        Self(tasks)
+    }
+}
+
+/// How often audit entries past their retention are deleted.
+const AUDIT_PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes audit entries older than `keep`, at start and then hourly.
+async fn prune_audit(store: nanoclaw_store::Store, keep: chrono::TimeDelta) {
+    let mut tick = tokio::time::interval(AUDIT_PRUNE_EVERY);
+    loop {
+        tick.tick().await;
+        match store.prune_audit(now_utc() - keep).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "audit entries past their retention deleted"),
+            Err(e) => tracing::warn!(error = %e, "could not prune the audit log"),
+        }
     }
 }
 

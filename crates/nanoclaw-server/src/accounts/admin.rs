@@ -95,6 +95,14 @@ fn last_admin() -> AppError {
     AppError::Conflict("The last active admin cannot be demoted, disabled or deleted".into())
 }
 
+/// Admins change their own password where everyone does, with the current password.
+fn own_password() -> AppError {
+    AppError::Forbidden(
+        "Change your own password with PATCH /api/auth/profile (it asks for the current one)"
+            .into(),
+    )
+}
+
 fn not_found() -> AppError {
     AppError::NotFound("User not found".into())
 }
@@ -155,6 +163,14 @@ impl Accounts {
             c.require_admin()?;
         }
         let target = self.store.user_by_id(id).await?.ok_or_else(not_found)?;
+        if patch.password.is_some() {
+            if caller.is_some_and(|c| c.user.id == id) {
+                return Err(own_password());
+            }
+            if target.is_proxy_account() {
+                return Err(super::sessions::proxy_has_no_password());
+            }
+        }
         if let Some(Some(email)) = &patch.email
             && target.email.as_ref() != Some(email)
             && self.store.email_taken(email, Some(id)).await?
@@ -184,16 +200,14 @@ impl Accounts {
             password_hash,
             username: patch.username.clone(),
         };
-        let updated = match self.store.admin_update_user(id, change).await {
+        // A new password or a disable ends the user's sessions, API keys and reset tokens in
+        // the same transaction as the change.
+        let updated = match self.store.admin_update_user(id, change, now_utc()).await {
             Ok(Some(u)) => u,
             Ok(None) => return Err(not_found()),
             Err(StoreError::LastAdmin) => return Err(last_admin()),
             Err(e) => return Err(e.into()),
         };
-        let ends_access = patch.password.is_some() || patch.is_active == Some(false);
-        if ends_access {
-            self.end_everything(id).await?;
-        }
         let actor = caller.map(|c| &*c.user);
         let via_cli = caller.is_none().then(|| "via=cli".to_owned());
         let mut events = Vec::new();
@@ -268,8 +282,7 @@ impl Accounts {
     ) -> ApiResult<()> {
         caller.require_admin()?;
         let target = self.store.user_by_id(id).await?.ok_or_else(not_found)?;
-        self.store.revoke_sessions(id, None, now_utc()).await?;
-        self.store.bump_token_version(id).await?;
+        self.store.end_all_access(id, now_utc()).await?;
         self.audit(AuditEntry {
             detail: Some("all sessions".into()),
             ..Self::event(
@@ -284,7 +297,8 @@ impl Accounts {
         Ok(())
     }
 
-    /// `POST /api/admin/users/:id/reset-token`: a single-use token valid for an hour.
+    /// `POST /api/admin/users/:id/reset-token`: a single-use token valid for an hour; the
+    /// user's earlier tokens stop working.
     pub async fn admin_reset_token(
         &self,
         caller: &Caller,
@@ -292,7 +306,13 @@ impl Accounts {
         client: &ClientInfo,
     ) -> ApiResult<(String, chrono::NaiveDateTime)> {
         caller.require_admin()?;
+        if caller.user.id == id {
+            return Err(own_password());
+        }
         let target = self.store.user_by_id(id).await?.ok_or_else(not_found)?;
+        if target.is_proxy_account() {
+            return Err(super::sessions::proxy_has_no_password());
+        }
         let token = opaque::new_secret(opaque::RESET_TOKEN_PREFIX);
         let now = now_utc();
         let lifetime = TimeDelta::from_std(RESET_TOKEN_LIFETIME).unwrap_or(TimeDelta::hours(1));

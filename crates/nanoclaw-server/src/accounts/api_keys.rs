@@ -14,6 +14,8 @@ use crate::http::body::JsonObject;
 const NAME_MAX: usize = 100;
 /// Longest lifetime a key may be given.
 const MAX_DAYS: i64 = 3650;
+/// An account without a password creates keys only from a session at most this old.
+const FRESH_SESSION: TimeDelta = TimeDelta::minutes(10);
 
 /// A key just created, with its secret (shown this once).
 pub struct CreatedKey {
@@ -38,7 +40,10 @@ impl Accounts {
         Ok(self.store.api_keys_of(caller.user.id).await?)
     }
 
-    /// `POST /api/auth/api-keys` `{name, expires_in_days?}`. Not with an API key.
+    /// `POST /api/auth/api-keys` `{name, expires_in_days?, current_password}`. Not with an
+    /// API key. A key outlives the session that made it, so making one asks for the password
+    /// again (accounts without one: a session younger than ten minutes, or the sign-on
+    /// proxy's own request); without `expires_in_days` it lives `api_key_expiry_days`.
     pub async fn create_api_key(
         &self,
         caller: &Caller,
@@ -71,7 +76,9 @@ impl Accounts {
                 }
             },
         };
+        self.reauthenticate(caller, body, client).await?;
         let now = now_utc();
+        let lifetime = days.map_or(self.settings.api_key_lifetime, TimeDelta::days);
         let secret = opaque::new_secret(opaque::API_KEY_PREFIX);
         let key = self
             .store
@@ -82,7 +89,7 @@ impl Accounts {
                     name: name.to_owned(),
                     prefix: opaque::visible_part(&secret),
                     key_hash: opaque::digest(&secret),
-                    expires_at: days.map(|d| now + TimeDelta::days(d)),
+                    expires_at: Some(now + lifetime),
                 },
                 now,
             )
@@ -95,6 +102,40 @@ impl Accounts {
         )
         .await;
         Ok(CreatedKey { key, secret })
+    }
+
+    /// Proof that the person at the keyboard is the account holder, for creating a key.
+    async fn reauthenticate(
+        &self,
+        caller: &Caller,
+        body: &JsonObject,
+        client: &ClientInfo,
+    ) -> ApiResult<()> {
+        if caller.via == Via::Single {
+            return Ok(());
+        }
+        if caller.user.password_hash.is_some() {
+            let current = body.str_field("current_password")?;
+            return self
+                .check_current_password(&caller.user, current, client, "api_key_create")
+                .await;
+        }
+        let fresh = match &caller.via {
+            Via::TrustedHeader => true,
+            Via::Session(id) => {
+                let session = self.store.session_by_id(id).await?;
+                session.is_some_and(|s| s.created_at > now_utc() - FRESH_SESSION)
+            }
+            _ => false,
+        };
+        if fresh {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "Sign in again to create an API key (the session must be under 10 minutes old)"
+                    .into(),
+            ))
+        }
     }
 
     /// `DELETE /api/auth/api-keys/:id`.

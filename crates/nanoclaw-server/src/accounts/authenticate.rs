@@ -13,7 +13,7 @@ use chrono::NaiveDateTime;
 use nanoclaw_core::account::{AuditEntry, Outcome};
 use nanoclaw_core::auth::opaque;
 use nanoclaw_core::time::now_utc;
-use nanoclaw_core::user::{ROLE_USER, limits};
+use nanoclaw_core::user::{AuthSource, DEFAULT_USERNAME, ROLE_USER, limits};
 use nanoclaw_core::{AuthMode, User};
 use nanoclaw_store::{NewUser, StoreError, UniqueField};
 use subtle::ConstantTimeEq;
@@ -50,13 +50,18 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// 403 unless the caller is an admin.
+    /// 403 unless the caller is an admin who signed in: administration needs a session (or
+    /// single mode, or the sign-on proxy), never an API key, whose secret lives in scripts.
     pub fn require_admin(&self) -> ApiResult<()> {
-        if self.user.is_admin() {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden("Admin access required".into()))
+        if !self.user.is_admin() {
+            return Err(AppError::Forbidden("Admin access required".into()));
         }
+        if matches!(self.via, Via::ApiKey(_)) {
+            return Err(AppError::Forbidden(
+                "API keys cannot be used for administration; sign in".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// The session id, when the caller used a session token.
@@ -84,6 +89,10 @@ fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str>
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+fn not_for_the_proxy() -> AppError {
+    AppError::Forbidden("This account cannot sign in through the proxy".into())
+}
+
 fn unauthorized() -> AppError {
     AppError::Unauthorized(UNAUTHORIZED.into())
 }
@@ -95,6 +104,9 @@ impl Accounts {
         if self.settings.mode == AuthMode::Single {
             self.check_single_token(req.authorization)?;
             let user = self.default_user().await?;
+            if !user.is_active {
+                return Err(AppError::Forbidden("Account is disabled".into()));
+            }
             return Ok(Caller {
                 user,
                 via: Via::Single,
@@ -116,7 +128,8 @@ impl Accounts {
         self.caller_from_token(token).await
     }
 
-    fn check_single_token(&self, authorization: Option<&[u8]>) -> ApiResult<()> {
+    /// In single mode with `single_token` set: 401 unless the request carries it.
+    pub(super) fn check_single_token(&self, authorization: Option<&[u8]>) -> ApiResult<()> {
         let Some(expected) = &self.settings.single_token else {
             return Ok(());
         };
@@ -160,6 +173,11 @@ impl Accounts {
             .verify_at(token, now.and_utc().timestamp())
             .ok_or_else(unauthorized)?;
         let version = claims.version();
+        let legacy = claims.jti.is_none();
+        if legacy && claims.has_audience() {
+            // Ours without a session: issued in single mode, where every request is `default`.
+            return Err(unauthorized());
+        }
         let via = match claims.jti {
             Some(jti) => {
                 let session = match self.cache.session(&jti) {
@@ -190,10 +208,15 @@ impl Accounts {
             .user_by_id(claims.user_id)
             .await?
             .ok_or_else(unauthorized)?;
-        if !user.is_active || (via == Via::LegacyToken && user.token_version != version) {
+        // Every token carries the token version it was issued under: a password change or
+        // "log out everywhere" ends them all, session or not.
+        if !user.is_active || user.token_version != version {
             return Err(unauthorized());
         }
-        self.touch_last_seen(&user, now).await?;
+        if legacy && !self.settings.legacy_tokens.accepts(&user, now) {
+            return Err(unauthorized());
+        }
+        let user = self.touch_last_seen(user, now).await?;
         Ok(Caller { user, via })
     }
 
@@ -234,21 +257,26 @@ impl Accounts {
             // The listing shows last use; drop the cached key so the next read is fresh.
             self.cache.forget_user(key.user_id);
         }
-        self.touch_last_seen(&user, now).await?;
+        let user = self.touch_last_seen(user, now).await?;
         Ok(Caller {
             user,
             via: Via::ApiKey(key.id.clone()),
         })
     }
 
-    /// nanoClaw's hourly "last seen" in `last_login_at`, as of `now`.
-    async fn touch_last_seen(&self, user: &User, now: NaiveDateTime) -> ApiResult<()> {
+    /// nanoClaw's hourly "last seen" in `last_login_at`, as of `now`. Returns the user as
+    /// the request should see it: the request that sets the new value answers with it, as
+    /// the original does.
+    async fn touch_last_seen(&self, user: Arc<User>, now: NaiveDateTime) -> ApiResult<Arc<User>> {
         let stale_before = now - LAST_SEEN_DEBOUNCE;
-        if user.last_login_at.is_none_or(|t| t < stale_before) {
-            Box::pin(self.store.touch_last_seen(user.id, now, stale_before)).await?;
-            self.cache.touched(Some((user.id, now)), None);
+        if user.last_login_at.is_some_and(|t| t >= stale_before) {
+            return Ok(user);
         }
-        Ok(())
+        Box::pin(self.store.touch_last_seen(user.id, now, stale_before)).await?;
+        self.cache.touched(Some((user.id, now)), None);
+        let mut user = user;
+        Arc::make_mut(&mut user).last_login_at = Some(now);
+        Ok(user)
     }
 
     /// The user named by a trusted proxy's header, created on first sight. `None` when the
@@ -288,6 +316,10 @@ impl Accounts {
                 cfg.header
             )));
         }
+        // `default` is single mode's admin: never a name the proxy can claim.
+        if username == DEFAULT_USERNAME {
+            return Err(not_for_the_proxy());
+        }
         let user = match self.store.user_by_username(username).await? {
             Some(user) => user,
             None => {
@@ -295,12 +327,21 @@ impl Accounts {
                     .await?
             }
         };
+        // The header names proxy accounts only: never a password account or `default`,
+        // which would let whoever controls the header take them over.
+        if !user.is_proxy_account() {
+            tracing::warn!(
+                user_id = user.id,
+                "the trusted header named an account the proxy did not create; refused"
+            );
+            return Err(not_for_the_proxy());
+        }
         if !user.is_active {
             return Err(unauthorized());
         }
-        self.touch_last_seen(&user, now_utc()).await?;
+        let user = self.touch_last_seen(Arc::new(user), now_utc()).await?;
         Ok(Some(Caller {
-            user: Arc::new(user),
+            user,
             via: Via::TrustedHeader,
         }))
     }
@@ -330,6 +371,7 @@ impl Accounts {
             password_hash: None,
             email,
             role: ROLE_USER.into(),
+            auth_source: AuthSource::Proxy,
         };
         let user = match self.store.create_user(new.clone(), now_utc()).await {
             Ok(user) => user,

@@ -8,7 +8,8 @@
 //!   [`poll_changes`] reads every [`POLL_EVERY`] and evicts accordingly: within a second;
 //! - while the change feed cannot be read, the cache is off and every request reads the
 //!   database (which then answers 503 if it is the one that is down);
-//! - a read that raced with an eviction is not cached ([`AuthCache::epoch`]);
+//! - a read that raced with an eviction of the same user is not cached ([`AuthCache::epoch`]);
+//!   evictions of other users do not stop it;
 //! - every entry also expires after [`TTL`], a backstop.
 
 use std::collections::{BTreeSet, HashMap};
@@ -30,6 +31,9 @@ const TRUSTED_FOR: Duration = Duration::from_millis(900);
 const TTL: Duration = Duration::from_secs(60);
 /// Entries per map before the map is emptied (bounds memory under junk tokens).
 const MAX_ENTRIES: usize = 100_000;
+/// Users whose last eviction is remembered; past that the record is cleared and every read
+/// that started before is refused (as after an eviction of everyone).
+const MAX_EVICTED: usize = 10_000;
 /// Change ids below the newest one that are re-read, so a change committed out of id order
 /// is still seen.
 const REREAD_WINDOW: i64 = 1_000;
@@ -53,6 +57,17 @@ struct Maps {
     sessions: Map<String, Entry<Session>>,
     /// By SHA-256 of the key.
     keys: Map<String, Entry<ApiKey>>,
+    /// The epoch each user was last evicted at: a read of that user begun before is stale.
+    evicted: Map<i64, u64>,
+    /// Reads begun before this epoch are stale for every user.
+    floor: u64,
+}
+
+impl Maps {
+    /// True when a read of `user_id` begun at `epoch` may be stored.
+    fn current(&self, user_id: i64, epoch: u64) -> bool {
+        epoch >= self.floor && self.evicted.get(&user_id).is_none_or(|&at| at <= epoch)
+    }
 }
 
 /// The cache. Starts off; [`poll_changes`] turns it on once it can read the change feed.
@@ -122,13 +137,13 @@ impl AuthCache {
         Some((self.maps.read().ok()?, now))
     }
 
-    /// Stores via `f` unless an eviction happened since `epoch` was read.
-    fn write(&self, epoch: u64, f: impl FnOnce(&mut Maps)) {
+    /// Stores via `f` unless `user_id` was evicted since `epoch` was read.
+    fn write(&self, epoch: u64, user_id: i64, f: impl FnOnce(&mut Maps)) {
         if !self.enabled.load(Ordering::Acquire) {
             return;
         }
         if let Ok(mut maps) = self.maps.write()
-            && self.epoch.load(Ordering::Acquire) == epoch
+            && maps.current(user_id, epoch)
         {
             f(&mut maps);
         }
@@ -154,7 +169,7 @@ impl AuthCache {
 
     /// Caches a user read at `epoch`.
     pub fn put_user(&self, epoch: u64, user: &Arc<User>) {
-        self.write(epoch, |m| {
+        self.write(epoch, user.id, |m| {
             if m.users.len() >= MAX_ENTRIES {
                 m.users.clear();
             }
@@ -170,7 +185,7 @@ impl AuthCache {
 
     /// Caches a session read at `epoch`.
     pub fn put_session(&self, epoch: u64, session: &Arc<Session>) {
-        self.write(epoch, |m| {
+        self.write(epoch, session.user_id, |m| {
             if m.sessions.len() >= MAX_ENTRIES {
                 m.sessions.clear();
             }
@@ -186,7 +201,7 @@ impl AuthCache {
 
     /// Caches an API key read at `epoch`.
     pub fn put_key(&self, epoch: u64, hash: &str, key: &Arc<ApiKey>) {
-        self.write(epoch, |m| {
+        self.write(epoch, key.user_id, |m| {
             if m.keys.len() >= MAX_ENTRIES {
                 m.keys.clear();
             }
@@ -220,15 +235,21 @@ impl AuthCache {
         }
     }
 
-    /// Drops everything cached about a user.
+    /// Drops everything cached about a user, and keeps reads of that user begun before now
+    /// from being cached. (Called after the change committed: a read begun after this
+    /// call's increment sees the change.)
     pub fn forget_user(&self, user_id: i64) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let at = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
         if let Ok(mut m) = self.maps.write() {
             m.users.remove(&user_id);
             m.sessions.retain(|_, e| e.value.user_id != user_id);
             m.keys.retain(|_, e| e.value.user_id != user_id);
+            if m.evicted.len() >= MAX_EVICTED {
+                m.evicted.clear();
+                m.floor = at;
+            }
+            m.evicted.insert(user_id, at);
         }
-        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Empties the cache and stops using it until `enable`.
@@ -238,9 +259,12 @@ impl AuthCache {
                 "cannot read auth_changes; authentication cache off until the database answers"
             );
         }
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let at = self.epoch.fetch_add(1, Ordering::AcqRel) + 1;
         if let Ok(mut m) = self.maps.write() {
-            *m = Maps::default();
+            *m = Maps {
+                floor: at,
+                ..Maps::default()
+            };
         }
     }
 
@@ -302,5 +326,60 @@ pub async fn poll_changes(store: Store, cache: Arc<AuthCache>) {
                 .prune_auth_changes(nanoclaw_core::time::now_utc() - KEEP_CHANGES)
                 .await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i64) -> Arc<User> {
+        Arc::new(User {
+            id,
+            username: format!("u{id}"),
+            password_hash: None,
+            email: None,
+            avatar: None,
+            role: "user".into(),
+            is_active: true,
+            created_at: None,
+            last_login_at: None,
+            token_version: 0,
+            auth_source: Default::default(),
+        })
+    }
+
+    fn on() -> AuthCache {
+        let cache = AuthCache::default();
+        cache.enable(cache.ms_now());
+        cache
+    }
+
+    #[test]
+    fn an_eviction_stops_only_its_own_users_racing_reads() {
+        let cache = on();
+        let before = cache.epoch();
+        cache.forget_user(1);
+        // A read of user 1 begun before the eviction may have seen the old row.
+        cache.put_user(before, &user(1));
+        assert!(cache.user(1).is_none());
+        // A read of user 2 begun at the same moment is unaffected.
+        cache.put_user(before, &user(2));
+        assert!(cache.user(2).is_some());
+        // A read of user 1 begun after the eviction is cached.
+        cache.put_user(cache.epoch(), &user(1));
+        assert!(cache.user(1).is_some());
+    }
+
+    #[test]
+    fn disabling_refuses_every_read_begun_before() {
+        let cache = on();
+        let before = cache.epoch();
+        cache.disable();
+        cache.enable(cache.ms_now());
+        cache.put_user(before, &user(3));
+        assert!(cache.user(3).is_none());
+        cache.put_user(cache.epoch(), &user(3));
+        assert!(cache.user(3).is_some());
     }
 }

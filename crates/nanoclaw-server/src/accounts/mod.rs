@@ -7,8 +7,9 @@ mod admin;
 mod api_keys;
 mod authenticate;
 pub mod cache;
-mod hashing;
+pub mod hashing;
 pub mod input;
+mod legacy;
 mod rate_limit;
 mod sessions;
 
@@ -29,6 +30,7 @@ pub use admin::{Page, UserPatch, page_params as admin_page_params};
 pub use api_keys::CreatedKey;
 pub use authenticate::{AuthRequest, Caller, Via};
 pub use hashing::Hasher;
+pub use legacy::LegacyTokenPolicy;
 pub use rate_limit::LoginLimiter;
 
 use crate::error::{ApiResult, AppError};
@@ -64,11 +66,24 @@ struct Settings {
     mode: AuthMode,
     registration: Registration,
     api_keys_enabled: bool,
+    /// Lifetime of an API key whose request names none.
+    api_key_lifetime: TimeDelta,
     policy: PasswordPolicy,
     trusted_header: Option<TrustedHeaderConfig>,
     trusted_proxies: Vec<ipnet::IpNet>,
     single_token: Option<Secret>,
     workspace_root: std::path::PathBuf,
+    legacy_tokens: LegacyTokenPolicy,
+}
+
+impl Settings {
+    /// Password login and registration are off behind a sign-on proxy unless the operator
+    /// turned them on.
+    fn local_login_allowed(&self) -> bool {
+        self.trusted_header
+            .as_ref()
+            .is_none_or(|cfg| cfg.allow_local_login)
+    }
 }
 
 /// The account service.
@@ -95,6 +110,7 @@ impl Accounts {
         hasher: Hasher,
         cache: std::sync::Arc<cache::AuthCache>,
         default_user_id: Option<i64>,
+        legacy_tokens: LegacyTokenPolicy,
     ) -> Self {
         Self {
             store,
@@ -102,6 +118,7 @@ impl Accounts {
                 mode: config.auth_mode,
                 registration: config.registration,
                 api_keys_enabled: config.api_keys_enabled,
+                api_key_lifetime: TimeDelta::days(i64::from(config.api_key_expiry_days)),
                 policy: PasswordPolicy {
                     min_length: usize::try_from(config.password_min_length).unwrap_or(usize::MAX),
                     min_score: config.password_min_score,
@@ -110,6 +127,7 @@ impl Accounts {
                 trusted_proxies: config.trusted_proxies.clone(),
                 single_token: config.single_token.clone(),
                 workspace_root: config.workspace_root.clone(),
+                legacy_tokens,
             },
             jwt,
             hasher,
@@ -180,23 +198,43 @@ impl Accounts {
         .await;
     }
 
-    /// A 429 that is also written to the audit log.
+    /// A 429, written to the audit log (and the log) the first time its key is limited in a
+    /// window only: a flood of limited requests must not become a flood of writes. The
+    /// username is recorded only when such a user exists.
     async fn limited(
         &self,
-        check: ApiResult<()>,
+        check: Result<(), rate_limit::Limited>,
         username: Option<&str>,
         client: &ClientInfo,
     ) -> ApiResult<()> {
-        if let Err(e) = check {
+        let Err(limited) = check else {
+            return Ok(());
+        };
+        if limited.first_in_window {
+            tracing::info!(
+                retry_after_secs = limited.retry_after_secs,
+                "login rate limit reached"
+            );
+            let username = match username {
+                Some(name) => self
+                    .store
+                    .user_by_username(name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|u| u.username),
+                None => None,
+            };
             self.audit(AuditEntry {
-                username: username.map(str::to_owned),
+                username,
                 ip: Some(client.ip.to_string()),
                 ..AuditEntry::new("rate_limit", Outcome::Failure)
             })
             .await;
-            return Err(e);
         }
-        Ok(())
+        Err(AppError::TooManyRequests {
+            retry_after_secs: limited.retry_after_secs,
+        })
     }
 
     /// Checks a new password against the policy.
@@ -248,15 +286,6 @@ impl Accounts {
             .issue(&user, session_id, now.and_utc().timestamp())
             .map_err(AppError::internal)?;
         Ok(Session { token, user })
-    }
-
-    /// Ends every session and API key of the user and invalidates tokens without a session.
-    async fn end_everything(&self, user_id: i64) -> ApiResult<()> {
-        let now = now_utc();
-        self.store.revoke_sessions(user_id, None, now).await?;
-        self.store.delete_api_keys_of(user_id).await?;
-        self.store.bump_token_version(user_id).await?;
-        Ok(())
     }
 
     /// Removes the user's workspace directory (`workspace_root/user_<id>`).

@@ -8,22 +8,37 @@ use nanoclaw_core::auth::opaque;
 use nanoclaw_core::auth::password::Verification;
 use nanoclaw_core::config::Registration;
 use nanoclaw_core::time::now_utc;
-use nanoclaw_core::user::ROLE_USER;
-use nanoclaw_store::{AdminUpdate, NewUser, ProfileUpdate, StoreError, UniqueField};
+use nanoclaw_core::user::{AuthSource, ROLE_USER};
+use nanoclaw_store::{Extension, NewUser, ProfileUpdate, StoreError, UniqueField};
 
 use super::input::{LoginInput, ProfileInput, RegisterInput, ResetInput};
-use super::{Accounts, Caller, ClientInfo, Session, Via};
+use super::{ACTIVITY_DEBOUNCE, Accounts, Caller, ClientInfo, Session, Via};
 use crate::error::{ApiResult, AppError};
 use crate::http::body::JsonObject;
 
 const BAD_CREDENTIALS: &str = "Invalid username or password";
 
 impl Accounts {
-    /// `POST /api/auth/login`.
-    pub async fn login(&self, body: &JsonObject, client: &ClientInfo) -> ApiResult<Session> {
+    /// `POST /api/auth/login`. In single mode: a token for `default`, and only to a caller
+    /// that shows `single_token` when one is set.
+    pub async fn login(
+        &self,
+        body: &JsonObject,
+        client: &ClientInfo,
+        authorization: Option<&[u8]>,
+    ) -> ApiResult<Session> {
         if self.settings.mode == AuthMode::Single {
+            self.check_single_token(authorization)?;
             let user = self.default_user().await?;
+            if !user.is_active {
+                return Err(AppError::Forbidden("Account is disabled".into()));
+            }
             return self.token_for(user, None, now_utc());
+        }
+        if !self.settings.local_login_allowed() {
+            return Err(AppError::Forbidden(
+                "Password login is disabled; sign in through the proxy".into(),
+            ));
         }
         self.limited(self.limiter.check_ip(client.ip), None, client)
             .await?;
@@ -42,9 +57,11 @@ impl Accounts {
             (Some(user), true) => user,
             (user, _) => {
                 metrics::counter!(crate::metrics::LOGINS, "outcome" => "failure").increment(1);
+                // The name tried is kept only when it names an account: an unknown one is often
+                // a password typed into the wrong field.
                 self.audit(AuditEntry {
                     actor_id: user.as_ref().map(|u| u.id),
-                    username: Some(input.username.clone()),
+                    username: user.map(|u| u.username),
                     ip: Some(client.ip.to_string()),
                     ..AuditEntry::new("login", Outcome::Failure)
                 })
@@ -89,8 +106,9 @@ impl Accounts {
         self.start_session(user, client).await
     }
 
-    /// `POST /api/auth/register`. The first account while no admin exists becomes admin.
-    pub async fn register(&self, body: &JsonObject, client: &ClientInfo) -> ApiResult<Session> {
+    /// 403 unless registration is open: not in single mode, not when closed, not behind a
+    /// sign-on proxy unless local accounts are allowed. Checked before the body is read.
+    pub fn registration_open(&self) -> ApiResult<()> {
         if self.settings.mode == AuthMode::Single {
             return Err(AppError::Forbidden(
                 "Registration is disabled in single-user mode".into(),
@@ -99,6 +117,17 @@ impl Accounts {
         if self.settings.registration == Registration::Closed {
             return Err(AppError::Forbidden("Registration is closed".into()));
         }
+        if !self.settings.local_login_allowed() {
+            return Err(AppError::Forbidden(
+                "Registration is disabled; sign in through the proxy".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `POST /api/auth/register`. The first account while no admin exists becomes admin.
+    pub async fn register(&self, body: &JsonObject, client: &ClientInfo) -> ApiResult<Session> {
+        self.registration_open()?;
         self.limited(self.limiter.check_ip(client.ip), None, client)
             .await?;
         let input = RegisterInput::parse(body, &self.settings.policy)?;
@@ -143,6 +172,7 @@ impl Accounts {
             password_hash: Some(password_hash),
             email: input.email.clone(),
             role: role.to_owned(),
+            auth_source: AuthSource::Local,
         };
         match self
             .store
@@ -155,15 +185,26 @@ impl Accounts {
         }
     }
 
-    /// `POST /api/auth/refresh`: a fresh token for the caller's session (sliding expiry). A
-    /// token without a session gets a session of its own.
+    /// `POST /api/auth/refresh`: a fresh token for the caller's session (sliding expiry; the
+    /// session row is written at most once a minute). A token without a session gets a
+    /// session of its own.
     pub async fn refresh(&self, caller: &Caller, client: &ClientInfo) -> ApiResult<Session> {
         let now = now_utc();
         match &caller.via {
             Via::Single => self.token_for(caller.user.clone(), None, now),
             Via::Session(id) => {
                 let expires = now + TimeDelta::seconds(self.jwt.expiry_secs());
-                if !self.store.extend_session(id, expires, now).await? {
+                let extension = self
+                    .store
+                    .extend_session(
+                        caller.user.id,
+                        id,
+                        expires,
+                        expires - ACTIVITY_DEBOUNCE,
+                        now,
+                    )
+                    .await?;
+                if extension == Extension::NotLive {
                     return Err(AppError::Unauthorized("Unauthorized - please login".into()));
                 }
                 self.token_for(caller.user.clone(), Some(id), now)
@@ -189,12 +230,9 @@ impl Accounts {
             (Via::Session(id), false) => {
                 self.store.revoke_session(caller.user.id, id, now).await?;
             }
-            // A token without a session cannot be ended alone: end them all.
+            // A token without a session cannot be ended alone: end them all (API keys too).
             (Via::LegacyToken, _) | (_, true) => {
-                self.store
-                    .revoke_sessions(caller.user.id, None, now)
-                    .await?;
-                self.store.bump_token_version(caller.user.id).await?;
+                self.store.end_all_access(caller.user.id, now).await?;
             }
             (Via::TrustedHeader, false) => return Ok(()),
         }
@@ -238,13 +276,15 @@ impl Accounts {
     }
 
     /// `PATCH /api/auth/profile`: nothing is saved unless every check passes. A password change
-    /// needs the current password (multi mode) and ends every other session.
+    /// needs the current password (multi mode) and, in one transaction, ends every other
+    /// session, every API key and reset token and every earlier token; the caller gets a
+    /// fresh token for their own session.
     pub async fn update_profile(
         &self,
         caller: &Caller,
         body: &JsonObject,
         client: &ClientInfo,
-    ) -> ApiResult<User> {
+    ) -> ApiResult<(User, Option<Session>)> {
         let user = &caller.user;
         let mut context = vec![user.username.as_str()];
         context.extend(user.email.as_deref());
@@ -266,44 +306,57 @@ impl Accounts {
                     "API keys cannot change the password".into(),
                 ));
             }
-            self.check_current_password(user, input.current_password.as_deref(), client)
-                .await?;
+            if user.is_proxy_account() {
+                return Err(proxy_has_no_password());
+            }
+            self.check_current_password(
+                user,
+                input.current_password.as_deref(),
+                client,
+                "password_change",
+            )
+            .await?;
             change.password_hash = Some(self.hasher.hash(password).await?);
         }
         let changed_password = change.password_hash.is_some();
+        let now = now_utc();
         let updated = self
             .store
-            .update_profile(user.id, change)
+            .update_profile(user.id, change, caller.session_id(), now)
             .await?
             .ok_or_else(|| AppError::Unauthorized("Not authenticated".into()))?;
-        if changed_password {
-            let revoked = self
-                .store
-                .revoke_sessions(user.id, caller.session_id(), now_utc())
-                .await?;
-            tracing::info!(
-                user_id = user.id,
-                revoked,
-                "password changed; other sessions ended"
-            );
-            self.audit(Self::event(
-                "password_change",
-                Outcome::Success,
-                Some(user),
-                Some(user),
-                Some(client),
-            ))
-            .await;
+        if !changed_password {
+            return Ok((updated, None));
         }
-        Ok(updated)
+        tracing::info!(
+            user_id = user.id,
+            "password changed; other sessions, API keys and tokens ended"
+        );
+        self.audit(Self::event(
+            "password_change",
+            Outcome::Success,
+            Some(user),
+            Some(user),
+            Some(client),
+        ))
+        .await;
+        // The caller's own token carried the old token version: hand out a new one.
+        let fresh = match &caller.via {
+            Via::Session(id) => self.token_for(updated.clone(), Some(id), now)?,
+            Via::Single => self.token_for(updated.clone(), None, now)?,
+            _ => self.start_session(updated.clone(), client).await?,
+        };
+        Ok((updated, Some(fresh)))
     }
 
-    /// In multi mode a password change needs the current password (when one is set).
-    async fn check_current_password(
+    /// In multi mode a password change or a new API key (`action`, for the audit log) needs
+    /// the current password (when one is set).
+    pub(super) async fn check_current_password(
         &self,
         user: &User,
         current: Option<&str>,
         client: &ClientInfo,
+        action: &'static str,
     ) -> ApiResult<()> {
         let Some(stored) = user.password_hash.as_deref() else {
             return Ok(());
@@ -324,7 +377,7 @@ impl Accounts {
             Ok(())
         } else {
             self.audit(Self::event(
-                "password_change",
+                action,
                 Outcome::Failure,
                 Some(user),
                 Some(user),
@@ -338,7 +391,8 @@ impl Accounts {
     }
 
     /// `POST /api/auth/reset-password` (public): a single-use token from an admin sets a new
-    /// password and ends every session and API key of the user.
+    /// password and, in the same transaction, ends every session, API key, reset token and
+    /// earlier token of the user.
     pub async fn reset_password(&self, body: &JsonObject, client: &ClientInfo) -> ApiResult<()> {
         self.limited(self.limiter.check_ip(client.ip), None, client)
             .await?;
@@ -348,24 +402,17 @@ impl Accounts {
         if !input.token.starts_with(opaque::RESET_TOKEN_PREFIX) {
             return Err(invalid());
         }
-        let user_id = self
-            .store
-            .consume_reset_token(&opaque::digest(&input.token), now_utc())
-            .await?
-            .ok_or_else(invalid)?;
+        let digest = opaque::digest(&input.token);
+        // Checked first so that a wrong token costs no hash; the transaction decides.
+        if !self.store.reset_token_usable(&digest, now_utc()).await? {
+            return Err(invalid());
+        }
         let hash = self.hasher.hash(&input.new_password).await?;
         let user = self
             .store
-            .admin_update_user(
-                user_id,
-                AdminUpdate {
-                    password_hash: Some(hash),
-                    ..AdminUpdate::default()
-                },
-            )
+            .reset_password(&digest, hash, now_utc())
             .await?
             .ok_or_else(invalid)?;
-        self.end_everything(user.id).await?;
         self.audit(Self::event(
             "password_reset",
             Outcome::Success,
@@ -376,4 +423,9 @@ impl Accounts {
         .await;
         Ok(())
     }
+}
+
+/// Accounts of the sign-on proxy never get a local password.
+pub(super) fn proxy_has_no_password() -> AppError {
+    AppError::Forbidden("Accounts of the sign-on proxy have no local password".into())
 }

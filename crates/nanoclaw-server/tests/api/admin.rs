@@ -330,7 +330,7 @@ async fn disabling_or_repasswording_ends_sessions_and_keys_at_once() {
                 "POST",
                 "/api/auth/api-keys",
                 Some(&token),
-                Some(json!({"name": "ci"})),
+                Some(json!({"name": "ci", "current_password": "victim-password"})),
             )
             .await;
         let key = key["data"]["key"].as_str().unwrap().to_owned();

@@ -14,7 +14,7 @@ async fn api_key_lifecycle() {
             "POST",
             "/api/auth/api-keys",
             Some(&token),
-            Some(json!({"name": "laptop", "expires_in_days": 30})),
+            Some(json!({"name": "laptop", "expires_in_days": 30, "current_password": "keyholder-password"})),
         )
         .await;
     assert_eq!(s, 200, "{b}");
@@ -115,7 +115,7 @@ async fn bad_key_requests_and_expired_keys() {
             "POST",
             "/api/auth/api-keys",
             Some(&token),
-            Some(json!({"name": "short", "expires_in_days": 1})),
+            Some(json!({"name": "short", "expires_in_days": 1, "current_password": "keys2-password"})),
         )
         .await;
     let key = b["data"]["key"].as_str().unwrap().to_owned();

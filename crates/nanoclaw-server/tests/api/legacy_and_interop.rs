@@ -46,6 +46,7 @@ async fn legacy_werkzeug_hashes_log_in_and_are_rehashed_to_argon2id() {
                     password_hash: Some(hash.into()),
                     email: None,
                     role: "user".into(),
+                    auth_source: Default::default(),
                 },
                 nanoclaw_core::time::now_utc(),
             )
@@ -85,7 +86,7 @@ async fn pyjwt_tokens_are_accepted_and_bad_ones_refused() {
     let tokens = fixture("pyjwt_tokens.json");
     let secret = tokens["secret"].as_str().unwrap();
     let app = spawn_app(&format!(
-        "auth_mode: multi\njwt_secret: {secret}\nlogin_rate_limit: 0\npassword_min_score: 0\n"
+        "auth_mode: multi\njwt_secret: {secret}\nlogin_rate_limit: 0\npassword_min_score: 0\naccept_legacy_tokens: true\n"
     ))
     .await;
     app.register("alice", "alice-password").await; // id 1, as in the PyJWT tokens
@@ -113,9 +114,10 @@ async fn our_tokens_verify_in_pyjwt() {
     let secret = "integration-test-secret-0123456789abcdef";
     let app = spawn_app(MULTI).await;
     let token = app.register("pyuser", "pyuser-password").await;
-    let script = "import sys, jwt; c = jwt.decode(sys.argv[1], sys.argv[2], algorithms=['HS256']); \
+    let script = "import sys, jwt; \
+                  c = jwt.decode(sys.argv[1], sys.argv[2], algorithms=['HS256'], audience='nanoclaw-multi'); \
                   h = jwt.get_unverified_header(sys.argv[1]); \
-                  print(c['user_id'], c['username'], c['role'], h['alg'], h['typ'])";
+                  print(c['user_id'], c['username'], c['role'], c['aud'], h['alg'], h['typ'])";
     let out = std::process::Command::new("python3")
         .args(["-c", script, &token, secret])
         .output();
@@ -124,7 +126,7 @@ async fn our_tokens_verify_in_pyjwt() {
         Ok(out) if out.status.success() => {
             assert_eq!(
                 String::from_utf8_lossy(&out.stdout).trim(),
-                "1 pyuser admin HS256 JWT"
+                "1 pyuser admin nanoclaw-multi HS256 JWT"
             );
         }
         Ok(out)

@@ -206,7 +206,7 @@ async fn last_seen_is_set_by_the_first_request_then_debounced() {
     let app = spawn_app(MULTI).await;
     let token = app.register("erin", "erin-password").await;
     let (_, first) = app.profile(Some(&token)).await;
-    // The hook ran before the handler read the row, so the first reply may still be null.
+    // The request that sets it answers with it, as nanoClaw does.
     let stored = app
         .store
         .user_by_username("erin")
@@ -217,7 +217,11 @@ async fn last_seen_is_set_by_the_first_request_then_debounced() {
     let seen = stored.expect("first authenticated request sets last_login_at");
     let (_, second) = app.profile(Some(&token)).await;
     let (_, third) = app.profile(Some(&token)).await;
-    assert!(first["data"]["last_login_at"].is_null());
+    assert!(first["data"]["last_login_at"].is_string(), "{first}");
+    assert_eq!(
+        first["data"]["last_login_at"],
+        second["data"]["last_login_at"]
+    );
     assert_eq!(
         second["data"]["last_login_at"],
         third["data"]["last_login_at"]
@@ -332,10 +336,17 @@ async fn password_change_needs_the_current_password_and_ends_other_sessions() {
     )
     .await;
     assert_eq!(s, 200, "{b}");
+    assert_eq!(b["data"]["username"], "hank");
     assert_eq!(
         app.profile(Some(&token)).await.0,
+        401,
+        "the token of the old password version ends too"
+    );
+    let fresh = b["data"]["token"].as_str().unwrap();
+    assert_eq!(
+        app.profile(Some(fresh)).await.0,
         200,
-        "the session that changed it goes on"
+        "the session that changed it goes on with the fresh token"
     );
     let (s, b) = app.profile(Some(&second_token)).await;
     assert_error(s, &b, 401, "Unauthorized - please login");

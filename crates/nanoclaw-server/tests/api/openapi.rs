@@ -570,7 +570,7 @@ async fn replies_match_their_documented_schemas() {
     let other = other["id"].as_str().unwrap().to_owned();
     call("DELETE", &format!("/api/auth/sessions/{other}"), t, None).await;
 
-    let key = json!({"name": "ci", "expires_in_days": 7});
+    let key = json!({"name": "ci", "expires_in_days": 7, "current_password": "root-password-1"});
     let reply = call("POST", "/api/auth/api-keys", t, Some(key)).await;
     let key_id = reply["data"]["id"].as_str().unwrap().to_owned();
     call("GET", "/api/auth/api-keys", t, None).await;

@@ -5,7 +5,11 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-const SSO: &str = "trusted_header: {header: X-Forwarded-User, email_header: X-Forwarded-Email}\ntrusted_proxies: [127.0.0.1/32]\n";
+/// Sign-on proxy with local accounts allowed too (the tests register an admin locally).
+const SSO: &str = "trusted_header: {header: X-Forwarded-User, email_header: X-Forwarded-Email, allow_local_login: true}\ntrusted_proxies: [127.0.0.1/32]\n";
+/// Sign-on proxy with the defaults: no local registration or password login.
+const SSO_ONLY: &str =
+    "trusted_header: {header: X-Forwarded-User}\ntrusted_proxies: [127.0.0.1/32]\n";
 
 async fn as_proxy(
     app: &TestApp,
@@ -117,4 +121,147 @@ async fn client_address_comes_from_trusted_proxies_only() {
         .unwrap()
         .clone();
     assert_eq!(current["ip"], "192.0.2.77");
+}
+
+#[tokio::test]
+async fn the_header_never_lands_in_a_password_account_or_default() {
+    let app = spawn_app(&format!("{MULTI}{SSO}")).await;
+    let (admin, _) = app.register_id("siteadmin", "siteadmin-password").await;
+    // A password account: the header naming it is refused, and nothing about it changes.
+    let (s, b) = as_proxy(&app, "127.0.0.1", "siteadmin", None).await;
+    assert_error(s, &b, 403, "This account cannot sign in through the proxy");
+    let (s, b) = as_proxy(&app, "127.0.0.1", "default", None).await;
+    assert_error(s, &b, 403, "This account cannot sign in through the proxy");
+    // `default` was not created by the header either.
+    assert!(
+        app.store
+            .user_by_username("default")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Proxy accounts are recorded as such, and only they are reachable through the header.
+    assert_eq!(as_proxy(&app, "127.0.0.1", "sso-only", None).await.0, 200);
+    let stored = app
+        .store
+        .user_by_username("sso-only")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.is_proxy_account());
+    let admin_row = app
+        .store
+        .user_by_username("siteadmin")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!admin_row.is_proxy_account());
+    assert_eq!(app.profile(Some(&admin)).await.0, 200);
+}
+
+#[tokio::test]
+async fn local_registration_and_password_login_are_off_unless_allowed() {
+    let app = spawn_app(&format!("{MULTI}{SSO_ONLY}")).await;
+    // A password account made from the shell (or before the proxy was set up).
+    app.store
+        .create_user(
+            nanoclaw_store::NewUser {
+                username: "local".into(),
+                password_hash: Some(nanoclaw_core::auth::password::hash("local-password").unwrap()),
+                email: None,
+                role: "admin".into(),
+                auth_source: Default::default(),
+            },
+            nanoclaw_core::time::now_utc(),
+        )
+        .await
+        .unwrap();
+    let (s, b) = app.login("local", "local-password").await;
+    assert_error(
+        s,
+        &b,
+        403,
+        "Password login is disabled; sign in through the proxy",
+    );
+    let (s, b) = app
+        .call(
+            "POST",
+            "/api/auth/register",
+            None,
+            Some(json!({"username": "newbie", "password": "newbie-password"})),
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        403,
+        "Registration is disabled; sign in through the proxy",
+    );
+    assert!(
+        app.store
+            .user_by_username("newbie")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn proxy_accounts_cannot_get_a_local_password() {
+    let app = spawn_app(&format!("{MULTI}{SSO}")).await;
+    let (admin, _) = app.register_id("siteadmin", "siteadmin-password").await;
+    let (_, me) = as_proxy(&app, "127.0.0.1", "sso-user", None).await;
+    let id = me["data"]["id"].as_i64().unwrap();
+    let (s, b) = json_of(
+        TestApp::client_from("127.0.0.1")
+            .patch(app.url("/api/auth/profile"))
+            .header("x-forwarded-user", "sso-user")
+            .json(&json!({"password": "a-local-password"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(
+        s,
+        &b,
+        403,
+        "Accounts of the sign-on proxy have no local password",
+    );
+    let (s, b) = app
+        .call(
+            "PATCH",
+            &format!("/api/admin/users/{id}"),
+            Some(&admin),
+            Some(json!({"password": "a-local-password"})),
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        403,
+        "Accounts of the sign-on proxy have no local password",
+    );
+    let (s, b) = app
+        .call(
+            "POST",
+            &format!("/api/admin/users/{id}/reset-token"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_error(
+        s,
+        &b,
+        403,
+        "Accounts of the sign-on proxy have no local password",
+    );
+    let stored = app
+        .store
+        .user_by_username("sso-user")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.password_hash.is_none());
+    assert_eq!(app.login("sso-user", "a-local-password").await.0, 401);
 }

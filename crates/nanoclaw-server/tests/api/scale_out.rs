@@ -228,7 +228,7 @@ async fn session_end_key_revocation_and_disable_reach_the_other_process() {
         "POST",
         "/api/auth/api-keys",
         Some(&user),
-        json!({"name": "k"}),
+        json!({"name": "k", "current_password": "member-password"}),
     )
     .await;
     let (key_id, key) = (

@@ -47,6 +47,7 @@ async fn configured_secret_is_used() {
     let keys = jsonwebtoken::DecodingKey::from_secret(b"integration-test-secret-0123456789abcdef");
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.required_spec_claims = ["exp".to_owned()].into_iter().collect();
+    validation.set_audience(&["nanoclaw-multi"]);
     let claims = jsonwebtoken::decode::<serde_json::Value>(&token, &keys, &validation)
         .unwrap()
         .claims;

@@ -78,7 +78,7 @@ async fn sessions_are_listed_with_the_current_one_marked() {
 
 #[tokio::test]
 async fn logout_ends_this_session_or_all() {
-    let app = spawn_app(MULTI).await;
+    let app = spawn_app(&format!("{MULTI}accept_legacy_tokens: true\n")).await;
     let (a, id) = app.register_id("leaver", "leaver-password").await;
     let (_, b) = app.login("leaver", "leaver-password").await;
     let b_token = b["data"]["token"].as_str().unwrap().to_owned();
@@ -127,11 +127,11 @@ async fn logout_ends_this_session_or_all() {
 
 #[tokio::test]
 async fn tokens_without_a_session_end_with_a_password_change() {
-    let app = spawn_app(MULTI).await;
+    let app = spawn_app(&format!("{MULTI}accept_legacy_tokens: true\n")).await;
     let (token, id) = app.register_id("oldclient", "oldclient-password").await;
     let legacy = legacy_token(id);
     assert_eq!(app.profile(Some(&legacy)).await.0, 200);
-    let (s, _) = app
+    let (s, b) = app
         .call(
             "PATCH",
             "/api/auth/profile",
@@ -141,16 +141,23 @@ async fn tokens_without_a_session_end_with_a_password_change() {
         .await;
     assert_eq!(s, 200);
     assert_eq!(app.profile(Some(&legacy)).await.0, 401);
-    assert_eq!(app.profile(Some(&token)).await.0, 200);
+    // The caller's own token carried the old version too; the answer brings a fresh one.
+    assert_eq!(app.profile(Some(&token)).await.0, 401);
+    let fresh = b["data"]["token"].as_str().unwrap();
+    assert_eq!(app.profile(Some(fresh)).await.0, 200);
 }
 
 #[tokio::test]
 async fn refresh_slides_the_expiry_of_the_same_session() {
-    let app = spawn_app(&format!("{MULTI}jwt_expiry: 600\n")).await;
+    let app = spawn_app(&format!(
+        "{MULTI}jwt_expiry: 600\naccept_legacy_tokens: true\n"
+    ))
+    .await;
     let (token, id) = app.register_id("slider", "slider-password").await;
     let claims = |t: &str| -> serde_json::Value {
         let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
         v.required_spec_claims = ["exp".to_owned()].into_iter().collect();
+        v.set_audience(&["nanoclaw-multi"]);
         jsonwebtoken::decode::<serde_json::Value>(
             t,
             &jsonwebtoken::DecodingKey::from_secret(b"integration-test-secret-0123456789abcdef"),

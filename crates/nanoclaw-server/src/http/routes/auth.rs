@@ -1,6 +1,8 @@
 //! `/api/auth/*`: login, register, mode (public); profile, sessions, refresh, logout, API keys.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
@@ -14,6 +16,7 @@ use crate::http::body::JsonObject;
 use crate::http::envelope::{Data, Message};
 use crate::http::extract::{Client, CurrentUser};
 use crate::http::openapi::{DataEnvelope, ErrorEnvelope, MessageEnvelope};
+use crate::http::path::Path;
 use crate::http::views::{ApiKeyView, SessionView, UserView};
 use crate::state::AppState;
 
@@ -113,9 +116,13 @@ struct LogoutBody {
 struct CreateApiKeyBody {
     /// A label for the key (printable, trimmed).
     name: String,
-    /// Lifetime in days, 1 to the server's maximum; absent or `null` = no expiry.
-    #[schema(minimum = 1, nullable)]
+    /// Lifetime in days, 1 to 3650; absent or `null` = the server's `api_key_expiry_days`.
+    #[schema(minimum = 1, maximum = 3650, nullable)]
     expires_in_days: Option<i64>,
+    /// The account's password (required when it has one; accounts without a password need
+    /// a session under 10 minutes old instead).
+    #[schema(nullable = false)]
+    current_password: Option<String>,
 }
 
 fn session_reply(s: &Session) -> Response {
@@ -145,9 +152,13 @@ fn session_reply(s: &Session) -> Response {
 async fn login(
     State(state): State<AppState>,
     Client(client): Client,
+    headers: HeaderMap,
     body: JsonObject,
 ) -> ApiResult<Response> {
-    Ok(session_reply(&state.accounts.login(&body, &client).await?))
+    let authorization = headers.get(AUTHORIZATION).map(|v| v.as_bytes());
+    Ok(session_reply(
+        &state.accounts.login(&body, &client, authorization).await?,
+    ))
 }
 
 /// Register an account and start a session; the first account while no admin exists is admin.
@@ -169,8 +180,11 @@ async fn login(
 async fn register(
     State(state): State<AppState>,
     Client(client): Client,
-    body: JsonObject,
+    request: Request,
 ) -> ApiResult<Response> {
+    // Refused before the body is read: in single mode nothing about it matters.
+    state.accounts.registration_open()?;
+    let body = JsonObject::from_request(request, &state).await?;
     Ok(session_reply(
         &state.accounts.register(&body, &client).await?,
     ))
@@ -227,7 +241,20 @@ async fn profile(CurrentUser(caller): CurrentUser) -> Response {
     Data(UserView::from(&*caller.user)).into_response()
 }
 
+/// The updated user; after a password change also the caller's fresh token (every earlier one
+/// stopped working).
+#[derive(Serialize, ToSchema)]
+struct ProfileUpdateView<'a> {
+    #[serde(flatten)]
+    user: UserView<'a>,
+    /// Present after a password change: the caller's new session token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+}
+
 /// Change the caller's e-mail, avatar or password; nothing is saved unless every check passes.
+/// A password change ends every other session, every API key and every earlier token, and
+/// answers with a fresh token for the caller.
 #[utoipa::path(
     patch,
     path = "/api/auth/profile",
@@ -235,7 +262,7 @@ async fn profile(CurrentUser(caller): CurrentUser) -> Response {
     security(("bearer" = [])),
     request_body = ProfilePatchBody,
     responses(
-        (status = 200, description = "The updated user", body = DataEnvelope<UserView>),
+        (status = 200, description = "The updated user (with `token` after a password change)", body = DataEnvelope<ProfileUpdateView>),
         (status = 400, description = "Invalid input, a weak password or a missing current password", body = ErrorEnvelope),
         (status = 401, description = "Not logged in, or `Current password is incorrect`", body = ErrorEnvelope),
         (status = 403, description = "Password change with an API key", body = ErrorEnvelope),
@@ -251,11 +278,15 @@ async fn update_profile(
     CurrentUser(caller): CurrentUser,
     body: JsonObject,
 ) -> ApiResult<Response> {
-    let updated = state
+    let (updated, fresh) = state
         .accounts
         .update_profile(&caller, &body, &client)
         .await?;
-    Ok(Data(UserView::from(&updated)).into_response())
+    Ok(Data(ProfileUpdateView {
+        user: UserView::from(&updated),
+        token: fresh.as_ref().map(|s| s.token.as_str()),
+    })
+    .into_response())
 }
 
 /// A fresh token for the same session (sliding expiry).
@@ -383,8 +414,10 @@ async fn api_keys(
     request_body = CreateApiKeyBody,
     responses(
         (status = 200, description = "The key with its secret", body = DataEnvelope<ApiKeyView>),
-        (status = 400, description = "Missing or invalid name or lifetime", body = ErrorEnvelope),
-        (status = 403, description = "API keys disabled, or called with an API key", body = ErrorEnvelope),
+        (status = 400, description = "Missing or invalid name or lifetime, or no `current_password`", body = ErrorEnvelope),
+        (status = 401, description = "`Current password is incorrect`", body = ErrorEnvelope),
+        (status = 403, description = "API keys disabled, called with an API key, or a passwordless account's session is over 10 minutes old", body = ErrorEnvelope),
+        (status = 429, description = "Too many wrong passwords; see `Retry-After`", body = ErrorEnvelope),
         (status = 413, description = "Body over 16 KiB", body = ErrorEnvelope),
         (status = 503, description = "Database unavailable", body = ErrorEnvelope),
     ),
