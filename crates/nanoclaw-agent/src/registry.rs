@@ -1,0 +1,155 @@
+//! The ordered set of tools offered to the model and listed by `GET /api/tools`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use nanoclaw_llm::ToolSpec;
+use serde_json::{Value, json};
+
+use crate::tool::Tool;
+
+/// A registered tool with what is computed once about it.
+struct Entry {
+    tool: Arc<dyn Tool>,
+    /// `tool.parameters()`, built once.
+    parameters: Value,
+}
+
+/// Tools in registration order, looked up by name (tools.md §1).
+#[derive(Default)]
+pub struct ToolRegistry {
+    entries: Vec<Entry>,
+    by_name: HashMap<String, usize>,
+}
+
+impl ToolRegistry {
+    /// An empty registry.
+    pub fn new() -> ToolRegistry {
+        ToolRegistry::default()
+    }
+
+    /// Every built-in tool, in the order of tools.md §1.
+    pub fn builtin() -> ToolRegistry {
+        let mut registry = ToolRegistry::new();
+        for tool in crate::tools::builtin() {
+            registry.register(tool);
+        }
+        registry
+    }
+
+    /// Adds a tool; a second tool with the same name replaces the first in its position
+    /// (as re-assigning a key of nanoClaw's registry dict did).
+    pub fn register(&mut self, tool: Arc<dyn Tool>) {
+        let entry = Entry {
+            parameters: tool.parameters(),
+            tool,
+        };
+        match self.by_name.get(entry.tool.name()) {
+            Some(&i) => self.entries[i] = entry,
+            None => {
+                self.by_name
+                    .insert(entry.tool.name().to_owned(), self.entries.len());
+                self.entries.push(entry);
+            }
+        }
+    }
+
+    /// The tool called `name`, if registered.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Tool>> {
+        self.by_name.get(name).map(|&i| &self.entries[i].tool)
+    }
+
+    /// The tool called `name` with its parameter schema, built once at registration.
+    pub(crate) fn lookup(&self, name: &str) -> Option<(&Arc<dyn Tool>, &Value)> {
+        self.by_name
+            .get(name)
+            .map(|&i| (&self.entries[i].tool, &self.entries[i].parameters))
+    }
+
+    /// Number of tools.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no tool is registered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The tools in registration order.
+    pub fn tools(&self) -> impl Iterator<Item = &Arc<dyn Tool>> {
+        self.entries.iter().map(|e| &e.tool)
+    }
+
+    /// The tools as offered to the model, in registration order.
+    pub fn specs(&self) -> Vec<ToolSpec> {
+        self.entries
+            .iter()
+            .map(|e| ToolSpec {
+                name: e.tool.name().to_owned(),
+                description: e.tool.description().to_owned(),
+                parameters: e.parameters.clone(),
+            })
+            .collect()
+    }
+
+    /// The body of `GET /api/tools`: `{"tools": [{"type":"function","function":{…}}, …], "total": n}`.
+    pub fn catalog_json(&self) -> Value {
+        let tools: Vec<Value> = self
+            .entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "type": "function",
+                    "function": {
+                        "name": e.tool.name(),
+                        "description": e.tool.description(),
+                        "parameters": e.parameters,
+                    }
+                })
+            })
+            .collect();
+        json!({ "total": tools.len(), "tools": tools })
+    }
+}
+
+impl std::fmt::Debug for ToolRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.entries.iter().map(|e| e.tool.name()))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::calculator::Calculator;
+
+    #[test]
+    fn catalog_specs_and_replacement() {
+        let mut registry = ToolRegistry::builtin();
+        assert_eq!(registry.len(), 1);
+        assert!(registry.get("calculator").is_some() && registry.get("nope").is_none());
+        let catalog = registry.catalog_json();
+        assert_eq!(catalog["total"], json!(1));
+        assert_eq!(catalog["tools"][0]["type"], json!("function"));
+        assert_eq!(catalog["tools"][0]["function"]["name"], json!("calculator"));
+        assert_eq!(
+            catalog["tools"][0]["function"]["parameters"],
+            json!({"type": "object",
+                   "properties": {"expression": {"type": "string", "description": catalog["tools"][0]["function"]["parameters"]["properties"]["expression"]["description"]}},
+                   "required": ["expression"]})
+        );
+        assert!(catalog["tools"][0]["function"].get("category").is_none());
+        // Registering the same name again replaces it in place.
+        registry.register(Arc::new(Calculator));
+        assert_eq!(registry.len(), 1);
+        let specs = registry.specs();
+        assert_eq!(specs[0].name, "calculator");
+        assert_eq!(
+            specs[0].parameters,
+            catalog["tools"][0]["function"]["parameters"]
+        );
+    }
+}
