@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod chat;
 pub mod config;
 pub mod secret;
 pub mod time;

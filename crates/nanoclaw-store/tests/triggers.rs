@@ -305,11 +305,17 @@ async fn direct_sql_feeds_the_change_log() {
 async fn migrating_again_is_harmless() {
     let db = TestDb::migrated().await;
     db.store.migrate().await.unwrap();
-    // The last migration itself, run again over its own result (as for an adopted or half
-    // migrated database): triggers are replaced, not doubled.
+    // The triggers' migration itself, run again over its own result (as for an adopted or
+    // half migrated database): triggers are replaced, not doubled.
     let migrations = nanoclaw_store::migration::Migrator::migrations();
-    let last = migrations.last().unwrap();
-    last.up(&SchemaManager::new(&db.raw)).await.unwrap();
+    let at = migrations
+        .iter()
+        .position(|m| m.name() == "m20261203_000005_auth_triggers")
+        .unwrap();
+    migrations[at]
+        .up(&SchemaManager::new(&db.raw))
+        .await
+        .unwrap();
     let carol = db.add_user("carol").await;
     expect_changes(
         &db,
@@ -320,8 +326,9 @@ async fn migrating_again_is_harmless() {
     .await;
     assert!(db.store.is_migrated().await.unwrap());
 
-    // Down removes the triggers; up brings them back.
-    nanoclaw_store::migration::Migrator::down(&db.raw, Some(1))
+    // Down (to before the triggers' migration) removes the triggers; up brings them back.
+    let steps = u32::try_from(migrations.len() - at).unwrap();
+    nanoclaw_store::migration::Migrator::down(&db.raw, Some(steps))
         .await
         .unwrap();
     expect_changes(

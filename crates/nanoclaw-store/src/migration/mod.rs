@@ -8,6 +8,7 @@ mod m20261127_000002_user_token_version;
 mod m20261127_000003_accounts;
 mod m20261127_000004_auth_changes;
 mod m20261203_000005_auth_triggers;
+mod m20261203_000006_chat;
 
 /// All migrations in order.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_accounts::Migration),
             Box::new(m20261127_000004_auth_changes::Migration),
             Box::new(m20261203_000005_auth_triggers::Migration),
+            Box::new(m20261203_000006_chat::Migration),
         ]
     }
 }

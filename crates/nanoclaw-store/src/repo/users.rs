@@ -410,6 +410,7 @@ impl Store {
         // Explicit deletes: databases adopted from nanoClaw have foreign keys without CASCADE.
         let statements = [
             "DELETE FROM messages WHERE conversation_id IN (SELECT id FROM conversations WHERE user_id = ?)",
+            "DELETE FROM conversation_streams WHERE conversation_id IN (SELECT id FROM conversations WHERE user_id = ?)",
             "DELETE FROM conversations WHERE user_id = ?",
             "DELETE FROM projects WHERE user_id = ?",
             "DELETE FROM token_usage WHERE user_id = ?",

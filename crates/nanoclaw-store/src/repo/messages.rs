@@ -1,0 +1,188 @@
+//! Messages of a conversation. Callers check that the conversation is the user's first.
+//!
+//! A conversation is ordered by `(created_at, id)`: two messages stored in the same
+//! microsecond (or second, on a MySQL database adopted from nanoClaw) still have one order,
+//! and every page, history and "delete from here" uses that same order.
+
+use chrono::NaiveDateTime;
+use nanoclaw_core::chat::{Message, Page, role};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Value,
+};
+
+use super::conversations::page;
+use super::{saturate_i32, statement};
+use crate::Store;
+use crate::entity::messages::{self, Column, Entity as Messages};
+use crate::error::StoreError;
+
+impl Store {
+    /// Stores a message with a new UUID v4 id. `content` is the JSON document of api.md §2.3.
+    pub async fn insert_message(
+        &self,
+        conversation_id: &str,
+        role: &str,
+        content: String,
+        token_count: i64,
+        now: NaiveDateTime,
+    ) -> Result<Message, StoreError> {
+        let model = messages::ActiveModel {
+            id: Set(uuid::Uuid::new_v4().to_string()),
+            conversation_id: Set(conversation_id.to_owned()),
+            role: Set(role.to_owned()),
+            content: Set(Some(content)),
+            token_count: Set(Some(saturate_i32(token_count))),
+            created_at: Set(Some(now)),
+        };
+        Ok(model.insert(&self.db).await?.into())
+    }
+
+    /// One page of a conversation's messages (api.md §5.1, rebuild semantics): the `limit`
+    /// messages just older than `cursor` (or the newest ones without a cursor), oldest first;
+    /// `next_cursor` is the page's oldest message when older ones exist. `None` when the
+    /// cursor is not a message of this conversation.
+    pub async fn messages_page(
+        &self,
+        conversation_id: &str,
+        cursor: Option<&str>,
+        limit: u64,
+    ) -> Result<Option<Page<Message>>, StoreError> {
+        if let Some(c) = cursor
+            && self.message(conversation_id, c).await?.is_none()
+        {
+            return Ok(None);
+        }
+        let limit = limit.max(1);
+        let mut sql = String::from(
+            "SELECT m.id, m.conversation_id, m.role, m.content, m.token_count, m.created_at \
+             FROM messages m WHERE m.conversation_id = ?",
+        );
+        let mut values: Vec<Value> = vec![conversation_id.into()];
+        if let Some(c) = cursor {
+            // Compared in SQL rather than bound back: see `conversations_page`.
+            sql.push_str(
+                " AND m.created_at <= (SELECT k.created_at FROM messages k WHERE k.id = ?) \
+                 AND (m.created_at < (SELECT k.created_at FROM messages k WHERE k.id = ?) \
+                 OR m.id < ?)",
+            );
+            values.extend([c.into(), c.into(), c.into()]);
+        }
+        sql.push_str(&format!(
+            " ORDER BY m.created_at DESC, m.id DESC LIMIT {}",
+            limit.saturating_add(1)
+        ));
+        let rows = messages::Model::find_by_statement(statement(
+            self.db.get_database_backend(),
+            &sql,
+            values,
+        ))
+        .all(&self.db)
+        .await?;
+        let mut page = page(
+            rows.into_iter().map(Message::from).collect(),
+            limit,
+            |m: &Message| &m.id,
+        );
+        // Fetched newest first; shown oldest first, and the next page continues above the
+        // oldest one shown.
+        page.items.reverse();
+        if page.has_more {
+            page.next_cursor = page.items.first().map(|m| m.id.clone());
+        }
+        Ok(Some(page))
+    }
+
+    /// The message with this id in this conversation.
+    pub async fn message(
+        &self,
+        conversation_id: &str,
+        id: &str,
+    ) -> Result<Option<Message>, StoreError> {
+        Ok(Messages::find_by_id(id.to_owned())
+            .filter(Column::ConversationId.eq(conversation_id))
+            .one(&self.db)
+            .await?
+            .map(Message::from))
+    }
+
+    /// Deletes one message of this conversation; false when there is no such message.
+    pub async fn delete_message(
+        &self,
+        conversation_id: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(Messages::delete_many()
+            .filter(Column::Id.eq(id))
+            .filter(Column::ConversationId.eq(conversation_id))
+            .exec(&self.db)
+            .await?
+            .rows_affected
+            > 0)
+    }
+
+    /// Deletes the message `id` and every later message of the conversation (by
+    /// `(created_at, id)`) in one statement, for regenerate. Returns how many were deleted
+    /// (0 when `id` is not a message of the conversation).
+    pub async fn delete_messages_from(
+        &self,
+        conversation_id: &str,
+        id: &str,
+    ) -> Result<u64, StoreError> {
+        // One statement, so nothing to interleave with. The inner derived table lets MySQL
+        // read the table it deletes from (error 1093 otherwise).
+        let at = "(SELECT t.created_at FROM \
+                  (SELECT k.created_at FROM messages k WHERE k.id = ? AND k.conversation_id = ?) t)";
+        let sql = format!(
+            "DELETE FROM messages WHERE conversation_id = ? \
+             AND (id = ? OR created_at > {at} OR (created_at = {at} AND id > ?))"
+        );
+        let values: [Value; 7] = [
+            conversation_id.into(),
+            id.into(),
+            id.into(),
+            conversation_id.into(),
+            id.into(),
+            conversation_id.into(),
+            id.into(),
+        ];
+        Ok(self
+            .db
+            .execute_raw(statement(self.db.get_database_backend(), &sql, values))
+            .await?
+            .rows_affected())
+    }
+
+    /// The conversation's messages for the model, oldest first, without `tool` rows.
+    pub async fn conversation_history(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Vec<Message>, StoreError> {
+        Ok(Messages::find()
+            .filter(Column::ConversationId.eq(conversation_id))
+            .filter(Column::Role.ne(role::TOOL))
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Message::from)
+            .collect())
+    }
+
+    /// The conversation's oldest user message (its text becomes the automatic title).
+    pub async fn first_user_message(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<Message>, StoreError> {
+        Ok(Messages::find()
+            .filter(Column::ConversationId.eq(conversation_id))
+            .filter(Column::Role.eq(role::USER))
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
+            .limit(1)
+            .one(&self.db)
+            .await?
+            .map(Message::from))
+    }
+}
