@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::accounts::cache::{AuthCache, poll_changes};
 use crate::accounts::{Accounts, Hasher, LegacyTokenPolicy, hashing};
+use crate::chat::Chat;
 use crate::http;
 use crate::http::routes::catalog;
 use crate::state::{AppState, Inner};
@@ -64,12 +65,15 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         default_user_id,
         legacy_tokens,
     );
+    let chat =
+        std::sync::Arc::new(Chat::new(store.clone(), &config).map_err(|e| anyhow::anyhow!("{e}"))?);
     Ok(AppState::new(Inner {
         models_json: catalog::models_json(&config),
-        tools_json: catalog::tools_json(Vec::new()),
+        tools_json: chat.tools_json(),
         config,
         store,
         accounts,
+        chat,
     }))
 }
 
@@ -110,16 +114,32 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let _tasks = BackgroundTasks::start(&state);
+    let chat = state.chat.clone();
     let app = http::service(state);
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-            SocketAddr,
-        >(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    // On the signal, open answers get `stream_shutdown_grace` to finish; then they are cut
+    // (each saves what it has), their responses end, and axum's drain can complete.
+    let signalled = {
+        let chat = chat.clone();
+        async move {
+            shutdown.await;
+            chat.begin_shutdown();
+        }
+    };
+    let served =
+        axum::serve(
+            listener,
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(app),
+        )
+        .with_graceful_shutdown(signalled)
+        .await;
+    chat.wait_for_streams(STREAMS_SAVE_LIMIT).await;
+    served
 }
+
+/// How long the exit waits for cut answers to be saved.
+const STREAMS_SAVE_LIMIT: Duration = Duration::from_secs(10);
 
 /// The tasks a serving process runs beside its requests: the rate limiter's pruning, the
 /// poll of other processes' auth changes (without it the auth cache is never trusted and

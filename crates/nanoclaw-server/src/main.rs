@@ -15,6 +15,9 @@ use nanoclaw_store::Store;
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
+    // One TLS provider (ring) for the LLM client and the database driver, chosen before either
+    // builds a client.
+    nanoclaw_llm::install_crypto_provider();
     let cli = Cli::parse();
     let loaded = match load_config(&cli) {
         Ok(loaded) => loaded,

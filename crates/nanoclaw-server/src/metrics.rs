@@ -34,6 +34,18 @@ pub const DB_POOL_CONNECTIONS: &str = "nanoclaw_db_pool_connections";
 /// Gauge: the most connections the database pool opens.
 pub const DB_POOL_MAX: &str = "nanoclaw_db_pool_max_connections";
 
+/// Gauge: chat answers streaming right now.
+pub const CHAT_STREAMS_OPEN: &str = "nanoclaw_chat_streams_open";
+/// Histogram: seconds from the start of an answer to its first step, by `model`.
+pub const LLM_FIRST_TOKEN: &str = "nanoclaw_llm_first_token_seconds";
+/// Histogram: seconds an answer took, by `model` and `outcome`.
+pub const LLM_ANSWER_DURATION: &str = "nanoclaw_llm_answer_duration_seconds";
+/// Counter: answers that did not complete, by `model` and `kind` (`failed`, `exhausted`,
+/// `cancelled`).
+pub const LLM_ERRORS: &str = "nanoclaw_llm_errors_total";
+/// Counter: tokens used, by `model` and `kind` (`prompt`, `completion`).
+pub const LLM_TOKENS: &str = "nanoclaw_llm_tokens_total";
+
 /// Histogram bucket bounds in seconds: sub-millisecond API calls up to slow upstreams.
 const LATENCY_BUCKETS: &[f64] = &[
     0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -53,6 +65,10 @@ pub fn install() -> Result<PrometheusHandle, String> {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.into()), LATENCY_BUCKETS)
+                .map_err(|e| e.to_string())?
+                .set_buckets_for_metric(Matcher::Full(LLM_FIRST_TOKEN.into()), LATENCY_BUCKETS)
+                .map_err(|e| e.to_string())?
+                .set_buckets_for_metric(Matcher::Full(LLM_ANSWER_DURATION.into()), LATENCY_BUCKETS)
                 .map_err(|e| e.to_string())?
                 .build_recorder();
             let handle = recorder.handle();
@@ -76,6 +92,46 @@ fn describe() {
     describe_counter!(RATE_LIMITED, "Attempts refused by the login rate limiter");
     describe_gauge!(DB_POOL_CONNECTIONS, "Open database connections by state");
     describe_gauge!(DB_POOL_MAX, "Maximum database connections");
+    describe_gauge!(CHAT_STREAMS_OPEN, "Chat answers streaming right now");
+    describe_histogram!(
+        LLM_FIRST_TOKEN,
+        Unit::Seconds,
+        "Time from the start of an answer to its first step"
+    );
+    describe_histogram!(LLM_ANSWER_DURATION, Unit::Seconds, "Time an answer took");
+    describe_counter!(LLM_ERRORS, "Answers that did not complete, by kind");
+    describe_counter!(LLM_TOKENS, "Tokens used by answers");
+}
+
+/// An answer started streaming.
+pub fn stream_opened() {
+    metrics::gauge!(CHAT_STREAMS_OPEN).increment(1.0);
+}
+
+/// An answer's first step, `elapsed` after it started.
+pub fn first_token(model: &str, elapsed: Duration) {
+    metrics::histogram!(LLM_FIRST_TOKEN, "model" => model.to_owned()).record(elapsed.as_secs_f64());
+}
+
+/// An answer ended as `outcome`, `elapsed` after it started.
+pub fn stream_closed(model: &str, outcome: &nanoclaw_agent::AnswerOutcome, elapsed: Duration) {
+    use nanoclaw_agent::End;
+    metrics::gauge!(CHAT_STREAMS_OPEN).decrement(1.0);
+    let kind = match outcome.end {
+        End::Completed => "completed",
+        End::Failed(_) => "failed",
+        End::Exhausted => "exhausted",
+        End::Cancelled => "cancelled",
+    };
+    metrics::histogram!(LLM_ANSWER_DURATION, "model" => model.to_owned(), "outcome" => kind)
+        .record(elapsed.as_secs_f64());
+    if outcome.end != End::Completed {
+        metrics::counter!(LLM_ERRORS, "model" => model.to_owned(), "kind" => kind).increment(1);
+    }
+    metrics::counter!(LLM_TOKENS, "model" => model.to_owned(), "kind" => "prompt")
+        .increment(outcome.prompt_tokens);
+    metrics::counter!(LLM_TOKENS, "model" => model.to_owned(), "kind" => "completion")
+        .increment(outcome.completion_tokens);
 }
 
 #[derive(Clone)]

@@ -6,6 +6,7 @@ use nanoclaw_core::Config;
 use nanoclaw_store::Store;
 
 use crate::accounts::Accounts;
+use crate::chat::Chat;
 
 /// Cheap to clone: everything sits behind one `Arc`.
 #[derive(Clone, Debug)]
@@ -20,9 +21,11 @@ pub struct Inner {
     pub store: Store,
     /// Authentication and accounts.
     pub accounts: Accounts,
+    /// Conversations and their answers.
+    pub chat: Arc<Chat>,
     /// `GET /api/models`, rendered once: the model list never changes while running.
     pub models_json: serde_json::Value,
-    /// `GET /api/tools`: the tool definitions (none are registered yet).
+    /// `GET /api/tools`: the registered tools' definitions, rendered once.
     pub tools_json: serde_json::Value,
 }
 

@@ -76,6 +76,8 @@ const KNOWN_KEYS: &[&str] = &[
     "api_key_expiry_days",
     "audit_retention_days",
     "accept_legacy_tokens",
+    "llm_idle_timeout",
+    "stream_shutdown_grace",
 ];
 
 /// A configuration problem, naming the key and never showing its value (it may be a secret).
@@ -245,6 +247,14 @@ pub struct ModelConfig {
         serialize_with = "redacted_opt"
     )]
     pub api_key: Option<Secret>,
+    /// Whether streamed requests ask for usage (`stream_options.include_usage`); turn off for
+    /// a server that refuses the field.
+    #[serde(default = "default_true")]
+    pub include_usage: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// `sub_agent` section.
@@ -398,6 +408,11 @@ pub struct Config {
     pub audit_retention_days: u32,
     /// Whether tokens of an imported nanoClaw database (no session id) are accepted.
     pub accept_legacy_tokens: LegacyTokens,
+    /// Seconds a model may send nothing before its answer counts as stalled.
+    pub llm_idle_timeout: u64,
+    /// Seconds open chat streams may go on after a shutdown signal before they are cut (their
+    /// answers so far are saved).
+    pub stream_shutdown_grace: u64,
 }
 
 impl Default for Config {
@@ -440,6 +455,8 @@ impl Default for Config {
             api_key_expiry_days: 90,
             audit_retention_days: 90,
             accept_legacy_tokens: LegacyTokens::Auto,
+            llm_idle_timeout: 120,
+            stream_shutdown_grace: 30,
         }
     }
 }
@@ -604,6 +621,8 @@ impl Config {
                 0,
                 36_500,
             ),
+            ("llm_idle_timeout", self.llm_idle_timeout, 1, 3600),
+            ("stream_shutdown_grace", self.stream_shutdown_grace, 0, 600),
         ] {
             if !(min..=max).contains(&value) {
                 return Err(key_err(key, format!("must be between {min} and {max}")));

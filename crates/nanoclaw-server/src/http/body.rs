@@ -13,20 +13,42 @@ use serde_json::{Map, Value};
 
 use crate::error::AppError;
 
-/// Largest body read; the auth and admin bodies are small objects. Bigger ones get a 413.
-/// (Here rather than as axum's `DefaultBodyLimit` layer, which costs every route a layer.)
+/// Largest body read by [`JsonObject`]; the auth and admin bodies are small objects. Bigger
+/// ones get a 413. (Here rather than as axum's `DefaultBodyLimit` layer, which costs every
+/// route a layer.)
 pub const BODY_LIMIT: usize = 16 * 1024;
+/// Largest body read by [`LargeJsonObject`]: a chat message with its text attachments.
+pub const LARGE_BODY_LIMIT: usize = 4 * 1024 * 1024;
 
-/// The body as a JSON object.
+/// The body as a JSON object (at most [`BODY_LIMIT`] bytes).
 #[derive(Debug, Default)]
 pub struct JsonObject(pub Map<String, Value>);
+
+/// The body as a JSON object of at most [`LARGE_BODY_LIMIT`] bytes (chat messages).
+#[derive(Debug, Default)]
+pub struct LargeJsonObject(pub JsonObject);
 
 impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = AppError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        JsonObject::read(req, BODY_LIMIT).await
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for LargeJsonObject {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        JsonObject::read(req, LARGE_BODY_LIMIT).await.map(Self)
+    }
+}
+
+impl JsonObject {
+    /// Reads a declared-JSON body of at most `limit` bytes.
+    pub async fn read(req: Request, limit: usize) -> Result<Self, AppError> {
         let declared_json = is_json(req.headers());
-        let body = Limited::new(req.into_body(), BODY_LIMIT);
+        let body = Limited::new(req.into_body(), limit);
         let bytes = body.collect().await.map_err(|e| {
             if e.is::<LengthLimitError>() {
                 AppError::PayloadTooLarge

@@ -1,6 +1,7 @@
 //! The HTTP layer: router, extractors, envelopes. Handlers are thin; rules live in services.
 
 pub mod body;
+pub mod chat_views;
 pub mod envelope;
 pub mod extract;
 pub mod host_check;
@@ -65,6 +66,7 @@ pub fn service(state: AppState) -> HttpService {
         .merge(routes::auth::router())
         .merge(routes::admin::router())
         .merge(routes::catalog::router())
+        .merge(routes::conversations::router())
         .split_for_parts();
     doc.merge(api_doc);
     let mut router = api

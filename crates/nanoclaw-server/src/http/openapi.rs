@@ -51,8 +51,16 @@ whose `Host` does not name the server with 403 `Host not allowed` (DNS-rebinding
 `/healthz` and `/readyz` are exempt. Behind a trusted reverse proxy (`trusted_header`) the \
 proxy's user header authenticates instead.
 
-**Streaming.** There is no server-sent-events (SSE) endpoint yet: the chat endpoints and their \
-`text/event-stream` replies come later and will be described here when they exist.
+**Streaming.** `POST /api/conversations/{id}/messages` and \
+`POST /api/conversations/{id}/regenerate/{message_id}` answer with `text/event-stream` \
+(Server-Sent Events). Each event is `event: <name>` and one `data: <JSON>` line, written whole: \
+`process_step` (a step object: `{id: \"step-N\", index, type, …}` with `type` `thinking` or \
+`text` (`content` is the whole text of the step so far), `tool_call` (`id_ref`, `name`, \
+`arguments`) or `tool_result` (`id_ref`, `name`, `content`, `skipped`)), then either `done` \
+(`{message_id, token_count, suggested_title, user_message_id}`) or `error` (`{content}`). \
+Errors found before the stream starts (unknown model, missing key, thinking unsupported, a \
+conversation already answering: 409) are ordinary error envelopes. Closing the connection stops \
+the answer; what it produced so far is saved.
 
 The document is served at `GET /api/openapi.json` and browsable at `/api/docs/`.";
 
@@ -64,6 +72,7 @@ The document is served at `GET /api/openapi.json` and browsable at `/api/docs/`.
         (name = "auth", description = "Login, registration, profile, sessions and API keys"),
         (name = "admin", description = "User management and the audit log (admins only)"),
         (name = "catalog", description = "Configured models and registered tools"),
+        (name = "chat", description = "Conversations, messages, streamed answers and token statistics"),
         (name = "health", description = "Liveness and readiness probes"),
         (name = "docs", description = "This document and the Swagger UI"),
     ),

@@ -23,5 +23,12 @@ async fn models_and_tools_are_public_and_hide_urls_and_keys() {
     );
     let (s, b) = json_of(app.get("/api/tools", None).await).await;
     assert_eq!(s, 200);
-    assert_eq!(b, json!({"code": 0, "data": {"tools": [], "total": 0}}));
+    assert_eq!(b["data"]["total"], 1);
+    let calculator = &b["data"]["tools"][0];
+    assert_eq!(calculator["type"], "function");
+    assert_eq!(calculator["function"]["name"], "calculator");
+    assert_eq!(
+        calculator["function"]["parameters"]["required"],
+        json!(["expression"])
+    );
 }

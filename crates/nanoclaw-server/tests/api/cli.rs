@@ -2,7 +2,9 @@
 
 use std::process::Command;
 
-use crate::helpers::{BIN, start_binary as start, stop_cleanly, wait_for_line as wait_for};
+use crate::helpers::{
+    BIN, http_get, start_binary as start, stop_cleanly, wait_for_line as wait_for,
+};
 
 #[tokio::test]
 async fn starts_without_config_in_single_mode_and_stops_on_sigterm() {
@@ -20,7 +22,7 @@ async fn starts_without_config_in_single_mode_and_stops_on_sigterm() {
     let addr = crate::helpers::listening_addr(&lines);
     assert!(addr.starts_with("127.0.0.1:"), "{addr}");
 
-    let body: serde_json::Value = reqwest::get(format!("http://{addr}/api/auth/mode"))
+    let body: serde_json::Value = http_get(format!("http://{addr}/api/auth/mode"))
         .await
         .unwrap()
         .json()
@@ -153,7 +155,7 @@ async fn keeps_serving_when_its_log_pipe_closes() {
     let addr = crate::helpers::listening_addr(&seen);
     drop(lines); // the reading end of the log pipe is gone
     for _ in 0..20 {
-        let resp = reqwest::get(format!("http://{addr}/api/auth/mode"))
+        let resp = http_get(format!("http://{addr}/api/auth/mode"))
             .await
             .unwrap();
         assert_eq!(resp.status(), 200);

@@ -64,7 +64,7 @@ async fn database_outage_gives_503_then_recovers() {
 
     sh(&fault.stop);
     let mut guard = RestartOnDrop(&fault.start, true);
-    let client = reqwest::Client::builder()
+    let client = http_client_builder()
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();

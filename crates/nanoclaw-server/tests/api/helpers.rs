@@ -37,6 +37,8 @@ pub async fn spawn_app(yaml: &str) -> TestApp {
 /// Starts a server whose relative paths (data_dir, workspaces) live in `base`. Servers started
 /// on the same `base` share one database.
 pub async fn spawn_app_in(base: &Path, yaml: &str) -> TestApp {
+    // As `main` does: one TLS provider before any HTTP client is built.
+    nanoclaw_llm::install_crypto_provider();
     let mut config = load_config(base, yaml);
     // A test that names its own database keeps it.
     if config.database_url.is_none()
@@ -60,7 +62,7 @@ pub async fn spawn_app_in(base: &Path, yaml: &str) -> TestApp {
     });
     TestApp {
         addr,
-        client: reqwest::Client::new(),
+        client: http_client(),
         store,
         config,
         shutdown: Some(tx),
@@ -108,7 +110,7 @@ impl TestApp {
     /// A client whose connections come from `ip` (any 127.0.0.0/8 address), to act as
     /// another client machine.
     pub fn client_from(ip: &str) -> reqwest::Client {
-        reqwest::Client::builder()
+        http_client_builder()
             .local_address(ip.parse::<IpAddr>().unwrap())
             .build()
             .unwrap()
@@ -366,4 +368,24 @@ impl TestApp {
             nanoclaw_core::config::DatabaseTarget::Url(u) => u.expose().to_owned(),
         }
     }
+}
+
+/// A client builder for tests. The LLM client's TLS stack (rustls without a built-in provider)
+/// is compiled into the test `reqwest` too, so the process-wide provider must exist before any
+/// client is built, as `main` makes sure.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    nanoclaw_llm::install_crypto_provider();
+    reqwest::Client::builder()
+}
+
+/// A default client for tests (see [`http_client_builder`]).
+pub fn http_client() -> reqwest::Client {
+    http_client_builder()
+        .build()
+        .expect("an HTTP client can be built")
+}
+
+/// `GET url` with a default client.
+pub async fn http_get(url: String) -> reqwest::Result<Response> {
+    http_client().get(url).send().await
 }

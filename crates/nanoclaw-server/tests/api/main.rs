@@ -11,6 +11,7 @@ mod api_keys;
 mod audit;
 mod bench_smoke;
 mod catalog;
+mod chat;
 mod cli;
 mod concurrency;
 mod cross_site;

@@ -195,9 +195,7 @@ async fn metrics_are_served_on_their_own_listener_only() {
     let (s, b) = json_of(app.get("/metrics", None).await).await;
     assert_error(s, &b, 404, "Not found");
 
-    let resp = reqwest::get(format!("http://{metrics}/metrics"))
-        .await
-        .unwrap();
+    let resp = http_get(format!("http://{metrics}/metrics")).await.unwrap();
     assert_eq!(resp.status(), 200);
     assert!(
         resp.headers()["content-type"]
@@ -264,7 +262,7 @@ async fn metrics_are_served_on_their_own_listener_only() {
     assert!(text.contains("# TYPE nanoclaw_http_request_duration_seconds histogram"));
 
     // The exporter serves nothing else.
-    let resp = reqwest::get(format!("http://{metrics}/api/models"))
+    let resp = http_get(format!("http://{metrics}/api/models"))
         .await
         .unwrap();
     let (s, b) = json_of(resp).await;

@@ -7,7 +7,9 @@ use std::process::Command;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
-use crate::helpers::{BIN, listening_addr, start_binary, stop_cleanly, wait_for_line};
+use crate::helpers::{
+    BIN, http_client, http_get, listening_addr, start_binary, stop_cleanly, wait_for_line,
+};
 
 fn run(dir: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = Command::new(BIN)
@@ -223,7 +225,7 @@ async fn unready_probe(dir: &Path, addr: &str, request_id: &str) {
     .await
     .unwrap();
     db.close().await.unwrap();
-    let resp = reqwest::Client::new()
+    let resp = http_client()
         .get(format!("http://{addr}/readyz"))
         .header("x-request-id", request_id)
         .send()
@@ -266,7 +268,7 @@ async fn json_logs_carry_request_ids_and_never_secrets() {
         .collect();
     assert_ne!(metrics, addr);
 
-    let client = reqwest::Client::new();
+    let client = http_client();
     let url = |path: &str| format!("http://{addr}{path}");
     let password = "user-password-value";
     let register: Value = client
@@ -295,7 +297,7 @@ async fn json_logs_carry_request_ids_and_never_secrets() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let scraped = reqwest::get(format!("http://{metrics}/metrics"))
+    let scraped = http_get(format!("http://{metrics}/metrics"))
         .await
         .unwrap()
         .text()

@@ -60,7 +60,7 @@ async fn profile_status(client: &reqwest::Client, base: &str, token: &str) -> u1
 async fn two_processes_on_one_database_agree() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two_servers(dir.path()).await;
-    let client = reqwest::Client::new();
+    let client = http_client();
 
     // A token from one process works on the other.
     let resp = client
@@ -166,7 +166,7 @@ async fn rejected_within(
 async fn session_end_key_revocation_and_disable_reach_the_other_process() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two_servers(dir.path()).await;
-    let client = reqwest::Client::new();
+    let client = http_client();
     let call =
         |base: &str, method: &str, path: &str, token: Option<&str>, body: serde_json::Value| {
             let mut req = client

@@ -117,7 +117,7 @@ async fn insecure_allow_remote_starts_with_a_warning() {
         .next()
         .unwrap()
         .to_owned();
-    let body: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{port}/api/auth/mode"))
+    let body: serde_json::Value = http_get(format!("http://127.0.0.1:{port}/api/auth/mode"))
         .await
         .unwrap()
         .json()

@@ -1,0 +1,457 @@
+//! Sending a message and regenerating an answer: everything checked and the user message
+//! stored before the response starts (errors are envelopes), then the answer streamed as
+//! Server-Sent Events by a task of its own.
+//!
+//! Nothing is lost: whatever way the answer ends (done, model failure, stall, client gone,
+//! shutdown) the steps produced so far are saved — marked interrupted unless it completed —
+//! and the tokens already used are recorded. A client that goes away cancels the model
+//! request and pending tools at once. One answer per conversation at a time, across
+//! processes: a conversation's stream lock lives in the database.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::response::Response;
+use nanoclaw_agent::{AnswerOutcome, AnswerRequest, End, Step};
+use nanoclaw_core::User;
+use nanoclaw_core::chat::{Conversation, UsageDelta};
+use nanoclaw_core::time::now_utc;
+use nanoclaw_llm::{ChatRequest, Client, Endpoint};
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use super::input::{RegenerateInput, SendInput};
+use nanoclaw_core::chat::NEW_CHAT_TITLE;
+
+use super::{Chat, history, sse};
+use crate::error::{ApiResult, AppError};
+use crate::http::body::JsonObject;
+use crate::http::request_id;
+use crate::metrics;
+
+/// How long a stream lock lasts without renewal (a crashed process frees it after this).
+const LOCK_TTL: Duration = Duration::from_secs(60);
+/// How often a streaming answer renews its lock.
+const LOCK_RENEW_EVERY: Duration = Duration::from_secs(20);
+/// Frames buffered towards a slow client before the answer waits for it.
+const FRAME_BUFFER: usize = 32;
+/// Steps buffered between the agent and the stream writer.
+const STEP_BUFFER: usize = 16;
+/// Longest suggested title (characters, chat.md §8).
+const TITLE_CHARS: usize = 30;
+
+/// An answer ready to stream: checked, locked, its user message stored.
+pub struct StreamStart {
+    conversation: Conversation,
+    user: Arc<User>,
+    request: AnswerRequest,
+    user_message_id: Option<String>,
+    holder: String,
+}
+
+/// `done` (chat.md §6.5, plus `user_message_id`).
+#[derive(Serialize)]
+struct DoneEvent<'a> {
+    message_id: &'a str,
+    token_count: u64,
+    suggested_title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_message_id: Option<&'a str>,
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound("conversation not found".into())
+}
+
+impl Chat {
+    /// `POST /api/conversations/:id/messages`, up to the start of the stream.
+    pub async fn prepare_send(
+        &self,
+        user: Arc<User>,
+        conversation_id: &str,
+        body: &JsonObject,
+    ) -> ApiResult<StreamStart> {
+        let conversation = self
+            .store
+            .conversation(user.id, conversation_id)
+            .await?
+            .ok_or_else(not_found)?;
+        let input = SendInput::parse(body)?;
+        let mut start = self
+            .prepare(
+                user,
+                conversation,
+                input.tools_enabled,
+                input.project_id.as_deref(),
+            )
+            .await?;
+        let mut content = serde_json::json!({ "text": input.text });
+        if !input.attachments.is_empty() {
+            content["attachments"] = serde_json::to_value(&input.attachments)
+                .map_err(|e| AppError::internal(format!("attachments: {e}")))?;
+        }
+        // Stored (and committed) before the model is called: it stays whatever happens next.
+        let stored = self
+            .store
+            .insert_message(
+                &start.conversation.id,
+                "user",
+                content.to_string(),
+                0,
+                now_utc(),
+            )
+            .await;
+        let stored = match stored {
+            Ok(m) => m,
+            Err(e) => {
+                self.release(&start).await;
+                return Err(e.into());
+            }
+        };
+        start.user_message_id = Some(stored.id);
+        self.load_history(start).await
+    }
+
+    /// `POST /api/conversations/:id/regenerate/:message_id`, up to the start of the stream.
+    /// The body is checked before anything is deleted; the answer and every later message
+    /// are deleted only once the conversation's lock is held and the model is known usable.
+    pub async fn prepare_regenerate(
+        &self,
+        user: Arc<User>,
+        conversation_id: &str,
+        message_id: &str,
+        body: &JsonObject,
+    ) -> ApiResult<StreamStart> {
+        let conversation = self
+            .store
+            .conversation(user.id, conversation_id)
+            .await?
+            .ok_or_else(not_found)?;
+        let input = RegenerateInput::parse(body)?;
+        let message = self
+            .store
+            .message(&conversation.id, message_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("message not found".into()))?;
+        if message.role != "assistant" {
+            return Err(AppError::bad_request(
+                "can only regenerate assistant messages",
+            ));
+        }
+        let start = self
+            .prepare(
+                user,
+                conversation,
+                input.tools_enabled,
+                input.project_id.as_deref(),
+            )
+            .await?;
+        if let Err(e) = self
+            .store
+            .delete_messages_from(&start.conversation.id, &message.id)
+            .await
+        {
+            self.release(&start).await;
+            return Err(e.into());
+        }
+        self.load_history(start).await
+    }
+
+    /// Checks shared by send and regenerate, then takes the conversation's stream lock.
+    async fn prepare(
+        &self,
+        user: Arc<User>,
+        conversation: Conversation,
+        tools_enabled: bool,
+        body_project: Option<&str>,
+    ) -> ApiResult<StreamStart> {
+        let project_id = match body_project {
+            Some(p) => {
+                if !self.store.project_owned(user.id, p).await? {
+                    return Err(AppError::NotFound("Project not found".into()));
+                }
+                Some(p.to_owned())
+            }
+            None => conversation.project_id.clone(),
+        };
+        let endpoint = self.endpoint(&conversation.model)?;
+        let max_tokens = u32::try_from(conversation.max_tokens.max(1)).unwrap_or(u32::MAX);
+        let check = ChatRequest {
+            messages: Vec::new(),
+            temperature: conversation.temperature,
+            max_tokens,
+            thinking: conversation.thinking_enabled,
+            tools: Vec::new(),
+            stream: true,
+        };
+        Client::check(&endpoint, &check).map_err(|e| AppError::bad_request(e.to_string()))?;
+        let holder = uuid::Uuid::new_v4().to_string();
+        let locked = self
+            .store
+            .try_lock_stream(&conversation.id, &holder, now_utc(), LOCK_TTL)
+            .await?;
+        if !locked {
+            return Err(AppError::Conflict(
+                "This conversation is already answering; wait for it or stop it first".into(),
+            ));
+        }
+        let request = AnswerRequest {
+            endpoint,
+            model: conversation.model.clone(),
+            history: Vec::new(),
+            temperature: conversation.temperature,
+            max_tokens,
+            thinking: conversation.thinking_enabled,
+            tools_enabled,
+            project_id,
+            user_id: user.id,
+        };
+        Ok(StreamStart {
+            conversation,
+            user,
+            request,
+            user_message_id: None,
+            holder,
+        })
+    }
+
+    /// Reads the history into the request (the lock is released if that fails).
+    async fn load_history(&self, mut start: StreamStart) -> ApiResult<StreamStart> {
+        match self
+            .store
+            .conversation_history(&start.conversation.id)
+            .await
+        {
+            Ok(stored) => {
+                start.request.history =
+                    history::build(start.conversation.system_prompt.as_deref(), &stored);
+                Ok(start)
+            }
+            Err(e) => {
+                self.release(&start).await;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The configured model `id` as an endpoint; 400 when it cannot be used.
+    fn endpoint(&self, id: &str) -> ApiResult<Endpoint> {
+        if self.models.is_empty() {
+            return Err(AppError::bad_request(
+                "No model is configured: add one under `models` in config.yml",
+            ));
+        }
+        let model = self
+            .models
+            .iter()
+            .find(|m| m.id == id)
+            .ok_or_else(|| AppError::bad_request(format!("Unknown model: '{id}'")))?;
+        Ok(Endpoint {
+            model: model.id.clone(),
+            api_url: model.api_url.clone(),
+            api_key: model
+                .api_key
+                .as_ref()
+                .map(|k| k.expose().to_owned())
+                .unwrap_or_default(),
+            include_usage: model.include_usage,
+        })
+    }
+
+    async fn release(&self, start: &StreamStart) {
+        if let Err(e) = self
+            .store
+            .unlock_stream(&start.conversation.id, &start.holder)
+            .await
+        {
+            tracing::warn!(error = %e, "could not release a stream lock; it expires by itself");
+        }
+    }
+
+    /// Starts the answer in a task of its own and returns the event stream.
+    pub fn stream(self: &Arc<Self>, start: StreamStart) -> Response {
+        let (frames, body) = mpsc::channel::<Bytes>(FRAME_BUFFER);
+        let chat = Arc::clone(self);
+        let id = request_id::with_current(|id| id.map(str::to_owned));
+        let task = async move { chat.run(start, frames).await };
+        match id.and_then(|id| request_id::RequestId::parse(id.as_bytes())) {
+            Some(id) => {
+                self.streams.tracker.spawn(request_id::scope(id, task));
+            }
+            None => {
+                self.streams.tracker.spawn(task);
+            }
+        }
+        sse::response(body)
+    }
+
+    /// The answer task: forwards steps, watches the client, renews the lock, then saves.
+    async fn run(&self, start: StreamStart, frames: mpsc::Sender<Bytes>) {
+        let started = Instant::now();
+        let model = start.conversation.model.clone();
+        metrics::stream_opened();
+        let cancel = self.streams.shutdown.child_token();
+        let (steps_tx, mut steps) = mpsc::channel::<Step>(STEP_BUFFER);
+        let answer = self
+            .agent
+            .run_answer(start.request.clone(), steps_tx, cancel.clone());
+        tokio::pin!(answer);
+        let mut renew = tokio::time::interval(LOCK_RENEW_EVERY);
+        renew.tick().await;
+        let mut client_gone = false;
+        let mut first_token = true;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut answer => break outcome,
+                Some(step) = steps.recv() => {
+                    if first_token {
+                        first_token = false;
+                        metrics::first_token(&model, started.elapsed());
+                    }
+                    if !client_gone && frames.send(sse::event(sse::PROCESS_STEP, &step)).await.is_err() {
+                        client_gone = true;
+                        cancel.cancel();
+                    }
+                }
+                () = frames.closed(), if !client_gone => {
+                    client_gone = true;
+                    tracing::info!("client went away; cancelling the answer");
+                    cancel.cancel();
+                }
+                _ = renew.tick() => {
+                    let held = self
+                        .store
+                        .renew_stream_lock(&start.conversation.id, &start.holder, now_utc(), LOCK_TTL)
+                        .await;
+                    if matches!(held, Ok(false)) {
+                        tracing::warn!("stream lock lost (conversation deleted?); ending the answer");
+                        cancel.cancel();
+                    }
+                }
+            }
+        };
+        // Steps the agent sent just before it returned.
+        while let Ok(step) = steps.try_recv() {
+            if !client_gone
+                && frames
+                    .send(sse::event(sse::PROCESS_STEP, &step))
+                    .await
+                    .is_err()
+            {
+                client_gone = true;
+            }
+        }
+        let shutting_down = self.streams.shutdown.is_cancelled();
+        let last = self.finish(&start, &outcome, shutting_down).await;
+        self.release(&start).await;
+        metrics::stream_closed(&model, &outcome, started.elapsed());
+        if !client_gone {
+            let _ = frames.send(last).await;
+        }
+    }
+
+    /// Saves what the answer produced and records its usage; returns the last event.
+    async fn finish(
+        &self,
+        start: &StreamStart,
+        outcome: &AnswerOutcome,
+        shutting_down: bool,
+    ) -> Bytes {
+        let conversation = &start.conversation;
+        let usage = UsageDelta {
+            prompt: i64::try_from(outcome.prompt_tokens).unwrap_or(i64::MAX),
+            completion: i64::try_from(outcome.completion_tokens).unwrap_or(i64::MAX),
+        };
+        if usage.prompt > 0 || usage.completion > 0 {
+            let now = now_utc();
+            if let Err(e) = self
+                .store
+                .add_usage(start.user.id, now.date(), &conversation.model, usage, now)
+                .await
+            {
+                tracing::error!(error = %e, "could not record token usage");
+            }
+        }
+        // An answer that produced nothing at all leaves no empty message behind.
+        let saved = if outcome.steps.is_empty() && outcome.end != End::Completed {
+            None
+        } else {
+            let content = match serde_json::to_string(&outcome.stored_content()) {
+                Ok(c) => c,
+                Err(e) => return sse::error(&format!("Internal error: {e}")),
+            };
+            let token_count = i64::try_from(outcome.completion_tokens).unwrap_or(i64::MAX);
+            match self
+                .store
+                .insert_message(
+                    &conversation.id,
+                    "assistant",
+                    content,
+                    token_count,
+                    now_utc(),
+                )
+                .await
+            {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    tracing::error!(error = %e, "could not save the answer");
+                    return sse::error("Internal error: the answer could not be saved");
+                }
+            }
+        };
+        if let Some(message) = outcome.end.error_message() {
+            return sse::error(message);
+        }
+        let Some(saved) = saved.filter(|_| outcome.end == End::Completed) else {
+            return sse::error(if shutting_down {
+                "The server is restarting; the answer so far was saved"
+            } else {
+                "The answer was stopped; what it had so far was saved"
+            });
+        };
+        let suggested = self.suggest_title(conversation).await;
+        sse::event(
+            sse::DONE,
+            &DoneEvent {
+                message_id: &saved.id,
+                token_count: outcome.completion_tokens,
+                suggested_title: suggested.as_deref(),
+                user_message_id: start.user_message_id.as_deref(),
+            },
+        )
+    }
+
+    /// chat.md §8: an untitled conversation is named after its first user message.
+    async fn suggest_title(&self, conversation: &Conversation) -> Option<String> {
+        if !super::conversations::untitled(&conversation.title) {
+            return None;
+        }
+        let first = match self.store.first_user_message(&conversation.id).await {
+            Ok(first) => first,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the first message for a title");
+                return None;
+            }
+        };
+        let text = first
+            .and_then(|m| serde_json::from_str::<serde_json::Value>(&m.content).ok())
+            .and_then(|c| c.get("text").and_then(|t| t.as_str()).map(str::to_owned))
+            .unwrap_or_default();
+        let mut title: String = text.chars().take(TITLE_CHARS).collect();
+        if title.is_empty() {
+            title = NEW_CHAT_TITLE.to_owned();
+        }
+        match self
+            .store
+            .set_conversation_title(&conversation.id, &title, now_utc())
+            .await
+        {
+            Ok(_) => Some(title),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not save the suggested title");
+                None
+            }
+        }
+    }
+}
