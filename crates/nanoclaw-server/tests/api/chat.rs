@@ -634,3 +634,77 @@ async fn pages_reach_the_newest_messages_and_never_repeat() {
         .await;
     assert_eq!(s, 400);
 }
+
+#[tokio::test]
+async fn shutdown_lets_answers_end_and_saves_what_they_had() {
+    let mock =
+        MockLlm::start(Script::new().reply(Reply::paced(400, Duration::from_millis(25)))).await;
+    let base = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "{MULTI}stream_shutdown_grace: 0\nmodels:\n  - {{id: mock-model, name: Mock, api_url: '{}', api_key: k}}\n",
+        mock.url()
+    );
+    let app = spawn_app_in(base.path(), &yaml).await;
+    let token = app.register("lee", "lee-password").await;
+    let id = conversation(&app, &token, json!({})).await;
+    let mut resp = app
+        .client
+        .post(app.url(&format!("/api/conversations/{id}/messages")))
+        .bearer_auth(&token)
+        .json(&json!({"text": "a long one"}))
+        .send()
+        .await
+        .unwrap();
+    let mut text = String::from_utf8(resp.chunk().await.unwrap().unwrap().to_vec()).unwrap();
+    let reader = tokio::spawn(async move {
+        while let Some(chunk) = resp.chunk().await.unwrap() {
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+        text
+    });
+    // The server is told to stop while the answer streams: with no grace the answer is cut,
+    // saved, and its client told why; then the server exits.
+    app.stop().await;
+    let events = parse_events(&reader.await.unwrap());
+    let (name, data) = events.last().unwrap();
+    assert_eq!(name, "error");
+    assert_eq!(
+        data["content"],
+        "The server is restarting; the answer so far was saved"
+    );
+    assert!(mock.wait_cancelled(1, Duration::from_secs(2)).await);
+    let again = spawn_app_in(base.path(), &yaml).await;
+    let (_, login) = again.login("lee", "lee-password").await;
+    let token = login["data"]["token"].as_str().unwrap().to_owned();
+    let stored = messages(&again, &token, &id).await;
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[1]["interrupted"], true);
+    assert!(stored[1]["text"].as_str().unwrap().starts_with("w0"));
+}
+
+#[tokio::test]
+async fn two_processes_share_one_stream_lock() {
+    let mock =
+        MockLlm::start(Script::new().reply(Reply::paced(200, Duration::from_millis(20)))).await;
+    let base = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "{MULTI}models:\n  - {{id: mock-model, name: Mock, api_url: '{}', api_key: k}}\n",
+        mock.url()
+    );
+    let a = spawn_app_in(base.path(), &yaml).await;
+    let b = spawn_app_in(base.path(), &yaml).await;
+    let token = a.register("max", "max-password").await;
+    let id = conversation(&a, &token, json!({})).await;
+    let mut first = a
+        .client
+        .post(a.url(&format!("/api/conversations/{id}/messages")))
+        .bearer_auth(&token)
+        .json(&json!({"text": "on A"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(first.chunk().await.unwrap().is_some());
+    let (s, _, body) = send(&b, &token, &id, "on B meanwhile").await;
+    assert_eq!(s, 409, "{body}");
+    drop(first);
+}
