@@ -4,13 +4,12 @@
 use nanoclaw_core::User;
 use nanoclaw_core::chat::limits::{DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, PAGE_MAX};
 use nanoclaw_core::chat::{
-    Conversation, ConversationPatch, Message, NEW_CHAT_TITLE, NewConversation, Page, StatsPeriod,
-    TokenStats,
+    Conversation, Message, NEW_CHAT_TITLE, NewConversation, Page, StatsPeriod, TokenStats,
 };
 use nanoclaw_core::time::now_utc;
 
 use super::Chat;
-use super::input::ConversationFields;
+use super::input::conversation_fields;
 use crate::error::{ApiResult, AppError};
 use crate::http::body::JsonObject;
 
@@ -66,7 +65,7 @@ impl Chat {
         user: &User,
         body: &JsonObject,
     ) -> ApiResult<Conversation> {
-        let fields = ConversationFields::parse(body)?;
+        let fields = conversation_fields(body)?;
         let model = match fields.model {
             Some(m) => {
                 self.known_model(&m)?;
@@ -106,23 +105,13 @@ impl Chat {
         body: &JsonObject,
     ) -> ApiResult<Conversation> {
         self.conversation(user, id).await?;
-        let fields = ConversationFields::parse(body)?;
-        if let Some(m) = &fields.model {
+        let mut patch = conversation_fields(body)?;
+        if let Some(m) = &patch.model {
             self.known_model(m)?;
         }
-        let project_id = match fields.project_id {
-            Some(p) => Some(self.owned_project(user, p).await?),
-            None => None,
-        };
-        let patch = ConversationPatch {
-            title: fields.title,
-            model: fields.model,
-            system_prompt: fields.system_prompt,
-            temperature: fields.temperature,
-            max_tokens: fields.max_tokens,
-            thinking_enabled: fields.thinking_enabled,
-            project_id,
-        };
+        if let Some(p) = patch.project_id.take() {
+            patch.project_id = Some(self.owned_project(user, p).await?);
+        }
         self.store
             .patch_conversation(user.id, id, patch, now_utc())
             .await?

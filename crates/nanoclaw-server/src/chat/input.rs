@@ -1,6 +1,7 @@
 //! Parsing the conversation and message bodies into checked values: every field checked
 //! against its type and limits, a wrong type a 400 naming the field, never stored.
 
+use nanoclaw_core::chat::ConversationPatch;
 use nanoclaw_core::chat::limits::TITLE_MAX;
 use serde_json::{Map, Value};
 
@@ -16,83 +17,62 @@ pub const ATTACHMENTS_MAX: usize = 50;
 /// Longest attachment name (characters).
 pub const ATTACHMENT_NAME_MAX: usize = 255;
 
-/// The settings of a conversation a create or patch may set; `None` leaves a field alone
-/// (`project_id: Some(None)` unbinds).
-#[derive(Debug, Default, Clone, PartialEq)]
-pub struct ConversationFields {
-    /// Title, ≤ 255 characters.
-    pub title: Option<String>,
-    /// Model id (checked against the configured models by the service).
-    pub model: Option<String>,
-    /// System prompt.
-    pub system_prompt: Option<String>,
-    /// 0–2.
-    pub temperature: Option<f64>,
-    /// 1–1,048,576.
-    pub max_tokens: Option<i64>,
-    /// Ask the model to think first.
-    pub thinking_enabled: Option<bool>,
-    /// `Some(Some(id))` binds to a project of the caller, `Some(None)` unbinds.
-    pub project_id: Option<Option<String>>,
-}
-
-impl ConversationFields {
-    /// Reads the fields of a create or patch body.
-    pub fn parse(body: &JsonObject) -> ApiResult<Self> {
-        let title = body
-            .str_field("title")?
-            .map(|t| {
-                if t.chars().count() > TITLE_MAX {
-                    Err(AppError::bad_request(format!(
-                        "Field 'title' must be at most {TITLE_MAX} characters"
-                    )))
-                } else {
-                    Ok(t.to_owned())
-                }
-            })
-            .transpose()?;
-        let model = body.str_field("model")?.map(str::to_owned);
-        let system_prompt = match body.nullable_str_field("system_prompt")? {
-            Some(Some(p)) if p.chars().count() > SYSTEM_PROMPT_MAX => {
-                return Err(AppError::bad_request(format!(
-                    "Field 'system_prompt' must be at most {SYSTEM_PROMPT_MAX} characters"
-                )));
+/// Reads the fields a create or patch body may set (`project_id: Some(None)` unbinds); every
+/// field is checked against its type and limits.
+pub fn conversation_fields(body: &JsonObject) -> ApiResult<ConversationPatch> {
+    let title = body
+        .str_field("title")?
+        .map(|t| {
+            if t.chars().count() > TITLE_MAX {
+                Err(AppError::bad_request(format!(
+                    "Field 'title' must be at most {TITLE_MAX} characters"
+                )))
+            } else {
+                Ok(t.to_owned())
             }
-            Some(p) => Some(p.unwrap_or_default().to_owned()),
-            None => None,
-        };
-        let temperature = match body.0.get("temperature") {
-            None => None,
-            Some(Value::Number(n)) => match n.as_f64() {
-                Some(t) if (0.0..=2.0).contains(&t) => Some(t),
-                _ => return Err(range("temperature", "a number from 0 to 2")),
-            },
-            Some(_) => return Err(range("temperature", "a number from 0 to 2")),
-        };
-        let max_tokens = match body.0.get("max_tokens") {
-            None => None,
-            Some(v) => match v.as_i64() {
-                Some(n) if (1..=MAX_TOKENS_MAX).contains(&n) => Some(n),
-                _ => {
-                    return Err(range(
-                        "max_tokens",
-                        &format!("a whole number from 1 to {MAX_TOKENS_MAX}"),
-                    ));
-                }
-            },
-        };
-        let thinking_enabled = bool_field(&body.0, "thinking_enabled")?;
-        let project_id = project_field(&body.0)?;
-        Ok(Self {
-            title,
-            model,
-            system_prompt,
-            temperature,
-            max_tokens,
-            thinking_enabled,
-            project_id,
         })
-    }
+        .transpose()?;
+    let model = body.str_field("model")?.map(str::to_owned);
+    let system_prompt = match body.nullable_str_field("system_prompt")? {
+        Some(Some(p)) if p.chars().count() > SYSTEM_PROMPT_MAX => {
+            return Err(AppError::bad_request(format!(
+                "Field 'system_prompt' must be at most {SYSTEM_PROMPT_MAX} characters"
+            )));
+        }
+        Some(p) => Some(p.unwrap_or_default().to_owned()),
+        None => None,
+    };
+    let temperature = match body.0.get("temperature") {
+        None => None,
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(t) if (0.0..=2.0).contains(&t) => Some(t),
+            _ => return Err(range("temperature", "a number from 0 to 2")),
+        },
+        Some(_) => return Err(range("temperature", "a number from 0 to 2")),
+    };
+    let max_tokens = match body.0.get("max_tokens") {
+        None => None,
+        Some(v) => match v.as_i64() {
+            Some(n) if (1..=MAX_TOKENS_MAX).contains(&n) => Some(n),
+            _ => {
+                return Err(range(
+                    "max_tokens",
+                    &format!("a whole number from 1 to {MAX_TOKENS_MAX}"),
+                ));
+            }
+        },
+    };
+    let thinking_enabled = bool_field(&body.0, "thinking_enabled")?;
+    let project_id = project_field(&body.0)?;
+    Ok(ConversationPatch {
+        title,
+        model,
+        system_prompt,
+        temperature,
+        max_tokens,
+        thinking_enabled,
+        project_id,
+    })
 }
 
 /// One attached text file of a user message.
@@ -243,7 +223,7 @@ mod tests {
 
     #[test]
     fn conversation_fields_are_typed_and_bounded() {
-        let f = ConversationFields::parse(&body(json!({
+        let f = conversation_fields(&body(json!({
             "title": "新对话", "model": "m", "temperature": 0.7, "max_tokens": 4096,
             "thinking_enabled": true, "project_id": null, "system_prompt": null
         })))
@@ -263,10 +243,7 @@ mod tests {
             json!({"project_id": 7}),
             json!({"model": ["a"]}),
         ] {
-            assert!(
-                ConversationFields::parse(&body(bad.clone())).is_err(),
-                "{bad}"
-            );
+            assert!(conversation_fields(&body(bad.clone())).is_err(), "{bad}");
         }
     }
 

@@ -7,15 +7,12 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::http::header::HOST;
-use axum::response::Response;
-use tower::{Layer, Service};
 
 use crate::error::AppError;
-use crate::http::refusal::Checked;
+use crate::http::guard::Check;
 
 /// The accepted host names, lower-case, without ports.
 #[derive(Clone, Debug)]
@@ -128,45 +125,12 @@ impl HostCheckLayer {
     }
 }
 
-impl<S> Layer<S> for HostCheckLayer {
-    type Service = HostCheck<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        HostCheck {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-/// Service of [`HostCheckLayer`].
-#[derive(Clone, Debug)]
-pub struct HostCheck<S> {
-    inner: S,
-    layer: HostCheckLayer,
-}
-
-impl<S> Service<Request> for HostCheck<S>
-where
-    S: Service<Request, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Checked<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
-        let checks = &self.layer;
-        let refused = !checks.accepts(&req) && !checks.exempt.iter().any(|p| p == req.uri().path());
-        if refused {
-            Checked::refused(AppError::Forbidden("Host not allowed".into()))
+impl Check for HostCheckLayer {
+    fn check(&self, req: &Request) -> Result<(), AppError> {
+        if self.accepts(req) || self.exempt.iter().any(|p| p == req.uri().path()) {
+            Ok(())
         } else {
-            Checked::Allowed {
-                future: self.inner.call(req),
-            }
+            Err(AppError::Forbidden("Host not allowed".into()))
         }
     }
 }

@@ -4,12 +4,12 @@ pub mod body;
 pub mod chat_views;
 pub mod envelope;
 pub mod extract;
+pub mod guard;
 pub mod host_check;
 pub mod metrics_layer;
 pub mod openapi;
 pub mod origin_check;
 pub mod path;
-pub mod refusal;
 pub mod request_id;
 pub mod request_scope;
 pub mod routes;
@@ -20,8 +20,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::IntoResponse;
-use host_check::{HostCheck, HostCheckLayer};
-use origin_check::{OriginCheck, OriginCheckLayer};
+use guard::{Guard, GuardLayer};
+use host_check::HostCheckLayer;
+use origin_check::OriginCheckLayer;
 use request_scope::{RequestScope, RequestScopeLayer};
 use tower::ServiceBuilder;
 use tower::util::Either;
@@ -43,7 +44,7 @@ use crate::state::AppState;
 pub type HttpService = RequestScope<Either<Cors<Checked>, Checked>>;
 
 /// The router behind the Origin check and the optional Host check.
-pub type Checked = OriginCheck<Either<HostCheck<Router>, Router>>;
+pub type Checked = Guard<Either<Guard<Router, HostCheckLayer>, Router>, OriginCheckLayer>;
 
 /// See [`HttpService`].
 ///
@@ -89,8 +90,8 @@ pub fn service(state: AppState) -> HttpService {
     ServiceBuilder::new()
         .layer(RequestScopeLayer)
         .option_layer(cors)
-        .layer(origins)
-        .option_layer(single_mode.then(|| HostCheckLayer::new(hosts, probes)))
+        .layer(GuardLayer(origins))
+        .option_layer(single_mode.then(|| GuardLayer(HostCheckLayer::new(hosts, probes))))
         .service(router)
 }
 

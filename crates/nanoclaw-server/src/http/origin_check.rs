@@ -11,17 +11,14 @@
 //! that allocates nothing on the way through.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::http::HeaderName;
 use axum::http::header::ORIGIN;
-use axum::response::Response;
-use tower::{Layer, Service};
 
 use crate::error::AppError;
+use crate::http::guard::Check;
 use crate::http::host_check::{host_name, is_loopback_name, request_host};
-use crate::http::refusal::Checked;
 
 const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 
@@ -95,43 +92,12 @@ fn same_authority(a: &str, b: &str, default_port: &str) -> bool {
         || b.strip_suffix(default_port).is_some_and(|b| eq(a, b))
 }
 
-impl<S> Layer<S> for OriginCheckLayer {
-    type Service = OriginCheck<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        OriginCheck {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-/// Service of [`OriginCheckLayer`].
-#[derive(Clone, Debug)]
-pub struct OriginCheck<S> {
-    inner: S,
-    layer: OriginCheckLayer,
-}
-
-impl<S> Service<Request> for OriginCheck<S>
-where
-    S: Service<Request, Response = Response>,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Checked<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request) -> Self::Future {
-        if self.layer.accepts(&req) {
-            Checked::Allowed {
-                future: self.inner.call(req),
-            }
+impl Check for OriginCheckLayer {
+    fn check(&self, req: &Request) -> Result<(), AppError> {
+        if self.accepts(req) {
+            Ok(())
         } else {
-            Checked::refused(AppError::Forbidden("Cross-site request refused".into()))
+            Err(AppError::Forbidden("Cross-site request refused".into()))
         }
     }
 }
