@@ -75,6 +75,9 @@ pub struct AnswerRequest {
     pub tools_enabled: bool,
     /// The effective project, already checked to belong to `user_id`.
     pub project_id: Option<String>,
+    /// The workspace of `project_id`, opened by the server after its ownership check; the
+    /// file tools are offered only when it is set.
+    pub workspace: Option<nanoclaw_workspace::Workspace>,
     /// The conversation's owner.
     pub user_id: i64,
 }
@@ -464,13 +467,16 @@ impl Agent {
             thinking,
             tools_enabled,
             project_id,
+            workspace,
             user_id,
         } = request;
+        let workspace_bound = workspace.is_some();
         let ctx = Arc::new(ToolContext {
             model,
             max_tokens,
             temperature,
             project_id,
+            workspace,
             user_id,
             // A child: tools may watch it, but cancelling it cannot end the answer.
             cancel: cancel.child_token(),
@@ -481,7 +487,7 @@ impl Agent {
             max_tokens,
             thinking,
             tools: if tools_enabled {
-                self.registry.specs()
+                self.registry.specs(workspace_bound)
             } else {
                 Vec::new()
             },

@@ -452,6 +452,7 @@ mod tests {
             max_tokens: 100,
             temperature: 0.5,
             project_id: Some("p1".into()),
+            workspace: None,
             user_id: 7,
             cancel: CancellationToken::new(),
         })

@@ -81,10 +81,12 @@ impl ToolRegistry {
         self.entries.iter().map(|e| &e.tool)
     }
 
-    /// The tools as offered to the model, in registration order.
-    pub fn specs(&self) -> Vec<ToolSpec> {
+    /// The tools as offered to the model, in registration order; tools that need a workspace
+    /// only when `workspace_bound`.
+    pub fn specs(&self, workspace_bound: bool) -> Vec<ToolSpec> {
         self.entries
             .iter()
+            .filter(|e| workspace_bound || !e.tool.needs_workspace())
             .map(|e| ToolSpec {
                 name: e.tool.name().to_owned(),
                 description: e.tool.description().to_owned(),
@@ -129,10 +131,23 @@ mod tests {
     #[test]
     fn catalog_specs_and_replacement() {
         let mut registry = ToolRegistry::builtin();
-        assert_eq!(registry.len(), 1);
+        let names: Vec<&str> = registry.tools().map(|t| t.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "calculator",
+                "file_read",
+                "file_write",
+                "file_delete",
+                "file_list",
+                "file_exists",
+                "file_mkdir"
+            ]
+        );
         assert!(registry.get("calculator").is_some() && registry.get("nope").is_none());
         let catalog = registry.catalog_json();
-        assert_eq!(catalog["total"], json!(1));
+        // The catalog lists every tool, workspace or not.
+        assert_eq!(catalog["total"], json!(7));
         assert_eq!(catalog["tools"][0]["type"], json!("function"));
         assert_eq!(catalog["tools"][0]["function"]["name"], json!("calculator"));
         assert_eq!(
@@ -144,12 +159,17 @@ mod tests {
         assert!(catalog["tools"][0]["function"].get("category").is_none());
         // Registering the same name again replaces it in place.
         registry.register(Arc::new(Calculator));
-        assert_eq!(registry.len(), 1);
-        let specs = registry.specs();
+        assert_eq!(registry.len(), 7);
+        // File tools are offered only with a workspace.
+        let specs = registry.specs(false);
+        assert_eq!(specs.len(), 1);
         assert_eq!(specs[0].name, "calculator");
         assert_eq!(
             specs[0].parameters,
             catalog["tools"][0]["function"]["parameters"]
         );
+        let specs = registry.specs(true);
+        assert_eq!(specs.len(), 7);
+        assert_eq!(specs[1].name, "file_read");
     }
 }

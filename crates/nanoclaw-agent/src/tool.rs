@@ -39,6 +39,13 @@ pub trait Tool: Send + Sync + 'static {
     /// forgets every cached result (tools.md §2.4).
     fn has_side_effects(&self) -> bool;
 
+    /// Whether the tool works on the answer's project workspace. Such tools are offered to
+    /// the model only when [`ToolContext::workspace`] is bound (tools.md §3); `GET /api/tools`
+    /// still lists them.
+    fn needs_workspace(&self) -> bool {
+        false
+    }
+
     /// Runs the tool on the model's (already validated as an object) arguments.
     ///
     /// Keys the server injects (`project_id`, `_…`) are stripped from `args` before this is
@@ -62,6 +69,9 @@ pub struct ToolContext {
     pub temperature: f64,
     /// The effective project, already checked to belong to `user_id`.
     pub project_id: Option<String>,
+    /// That project's workspace: the only way a tool reaches files (never a `project_id` from
+    /// the model's arguments, W-05).
+    pub workspace: Option<nanoclaw_workspace::Workspace>,
     /// The conversation's owner.
     pub user_id: i64,
     /// Cancelled when the answer is abandoned (client gone, shutdown).

@@ -50,6 +50,7 @@ fn request(mock: &MockLlm) -> AnswerRequest {
         thinking: false,
         tools_enabled: true,
         project_id: None,
+        workspace: None,
         user_id: 1,
     }
 }

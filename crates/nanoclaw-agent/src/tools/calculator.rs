@@ -705,6 +705,7 @@ mod tests {
             max_tokens: 1,
             temperature: 0.0,
             project_id: None,
+            workspace: None,
             user_id: 1,
             cancel: Default::default(),
         };

@@ -5,9 +5,24 @@ use std::sync::Arc;
 use crate::tool::Tool;
 
 pub mod calculator;
+pub mod file_delete;
+pub mod file_exists;
+pub mod file_list;
+pub mod file_mkdir;
+pub mod file_read;
+pub mod file_write;
+pub mod files;
 
 /// The built-in tools in the registration order of tools.md §1 (the order of `GET /api/tools`
 /// and of the `tools` array sent to the model). Adding a tool: one file, one line here.
 pub fn builtin() -> Vec<Arc<dyn Tool>> {
-    vec![Arc::new(calculator::Calculator)]
+    vec![
+        Arc::new(calculator::Calculator),
+        Arc::new(file_read::FileRead),
+        Arc::new(file_write::FileWrite),
+        Arc::new(file_delete::FileDelete),
+        Arc::new(file_list::FileList),
+        Arc::new(file_exists::FileExists),
+        Arc::new(file_mkdir::FileMkdir),
+    ]
 }
