@@ -6,6 +6,7 @@ pub mod account;
 pub mod auth;
 pub mod chat;
 pub mod config;
+pub mod project;
 pub mod secret;
 pub mod time;
 pub mod user;

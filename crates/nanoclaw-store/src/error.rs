@@ -9,6 +9,8 @@ pub enum UniqueField {
     Username,
     /// `users.email`.
     Email,
+    /// `projects (user_id, name)`: the owner already has a project of that name.
+    ProjectName,
 }
 
 /// A storage failure.

@@ -1,4 +1,4 @@
-//! The `projects` table (nanoClaw's columns); read here, written by the projects repository.
+//! The `projects` table (nanoClaw's columns), written by `repo::projects`.
 
 use sea_orm::entity::prelude::*;
 
@@ -19,3 +19,19 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The domain type; `conversation_count` when the query counted them.
+    pub fn into_core(self, conversation_count: Option<i64>) -> nanoclaw_core::project::Project {
+        nanoclaw_core::project::Project {
+            id: self.id,
+            user_id: i64::from(self.user_id),
+            name: self.name,
+            path: self.path,
+            description: self.description.unwrap_or_default(),
+            created_at: super::or_epoch(self.created_at),
+            updated_at: super::or_epoch(self.updated_at.or(self.created_at)),
+            conversation_count,
+        }
+    }
+}

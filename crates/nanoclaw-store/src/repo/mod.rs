@@ -8,6 +8,7 @@ pub mod conversations;
 pub mod credentials;
 pub mod messages;
 pub mod meta;
+pub mod projects;
 pub mod sessions;
 pub mod token_usage;
 pub mod users;
