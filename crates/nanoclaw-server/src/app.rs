@@ -18,6 +18,7 @@ use crate::accounts::{Accounts, Hasher, LegacyTokenPolicy, hashing};
 use crate::chat::Chat;
 use crate::http;
 use crate::http::routes::catalog;
+use crate::projects::Projects;
 use crate::state::{AppState, Inner};
 
 /// Connects to the database, applies migrations, prepares the auth state.
@@ -65,8 +66,11 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         default_user_id,
         legacy_tokens,
     );
-    let chat =
-        std::sync::Arc::new(Chat::new(store.clone(), &config).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let workspaces = workspaces(&config)?;
+    let projects = Projects::new(store.clone(), workspaces.clone());
+    let chat = std::sync::Arc::new(
+        Chat::new(store.clone(), projects.clone(), &config).map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
     Ok(AppState::new(Inner {
         models_json: catalog::models_json(&config),
         tools_json: chat.tools_json(),
@@ -74,7 +78,31 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         store,
         accounts,
         chat,
+        workspaces,
+        projects,
     }))
+}
+
+/// Opens (creating if missing) `workspace_root` with the configured limits.
+fn workspaces(config: &Config) -> anyhow::Result<nanoclaw_workspace::Workspaces> {
+    let limits = nanoclaw_workspace::Limits {
+        max_file_bytes: config.file_max_bytes,
+        // 0 means no quota.
+        user_quota_bytes: match config.user_quota_bytes {
+            0 => u64::MAX,
+            q => q,
+        },
+        max_search_results: usize::try_from(config.search_max_results).unwrap_or(usize::MAX),
+        max_upload_files: usize::try_from(config.upload_max_files).unwrap_or(usize::MAX),
+        max_upload_bytes: config.upload_max_bytes,
+        ..nanoclaw_workspace::Limits::default()
+    };
+    nanoclaw_workspace::Workspaces::new(&config.workspace_root, limits).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open workspace_root {}: {e}",
+            config.workspace_root.display()
+        )
+    })
 }
 
 /// The configured secret, or the one generated into `data_dir` when none usable is configured.

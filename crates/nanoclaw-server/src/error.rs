@@ -36,6 +36,9 @@ pub enum AppError {
     /// 413.
     #[error("Request body too large")]
     PayloadTooLarge,
+    /// 413 with a message naming the limit (file size, upload size or count, quota).
+    #[error("{0}")]
+    TooLarge(Cow<'static, str>),
     /// 415: a body that is not declared as JSON.
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
@@ -79,7 +82,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::PayloadTooLarge | AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) | AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -96,6 +99,10 @@ impl From<StoreError> for AppError {
             }
             StoreError::Conflict(UniqueField::Username) => {
                 AppError::Conflict("Username already exists".into())
+            }
+            // The projects service names the project itself (a 400, as nanoClaw answers).
+            StoreError::Conflict(UniqueField::ProjectName) => {
+                AppError::bad_request("Project already exists")
             }
             StoreError::LastAdmin => AppError::Conflict(
                 "The last active admin cannot be demoted, disabled or deleted".into(),

@@ -9,5 +9,6 @@ pub mod http;
 pub mod import_cmd;
 pub mod logging;
 pub mod metrics;
+pub mod projects;
 pub mod state;
 pub mod user_cmd;

@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use nanoclaw_core::Config;
 use nanoclaw_store::Store;
+use nanoclaw_workspace::Workspaces;
 
 use crate::accounts::Accounts;
 use crate::chat::Chat;
+use crate::projects::Projects;
 
 /// Cheap to clone: everything sits behind one `Arc`.
 #[derive(Clone, Debug)]
@@ -23,6 +25,10 @@ pub struct Inner {
     pub accounts: Accounts,
     /// Conversations and their answers.
     pub chat: Arc<Chat>,
+    /// The workspace root: every project folder, with the size limits.
+    pub workspaces: Workspaces,
+    /// Projects and their files.
+    pub projects: Projects,
     /// `GET /api/models`, rendered once: the model list never changes while running.
     pub models_json: serde_json::Value,
     /// `GET /api/tools`: the registered tools' definitions, rendered once.

@@ -34,6 +34,9 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 /// Longest `jwt_expiry`: 90 days.
 pub const MAX_JWT_EXPIRY_SECS: u64 = 90 * 24 * 3600;
 
+const MIB: u64 = 1024 * 1024;
+const GIB: u64 = 1024 * MIB;
+
 /// Prefix of environment variables that override configuration keys.
 pub const ENV_PREFIX: &str = "NANOCLAW__";
 
@@ -78,6 +81,11 @@ const KNOWN_KEYS: &[&str] = &[
     "accept_legacy_tokens",
     "llm_idle_timeout",
     "stream_shutdown_grace",
+    "upload_max_bytes",
+    "upload_max_files",
+    "file_max_bytes",
+    "user_quota_bytes",
+    "search_max_results",
 ];
 
 /// A configuration problem, naming the key and never showing its value (it may be a secret).
@@ -413,6 +421,17 @@ pub struct Config {
     /// Seconds open chat streams may go on after a shutdown signal before they are cut (their
     /// answers so far are saved).
     pub stream_shutdown_grace: u64,
+    /// Largest folder upload (bytes, all files together).
+    pub upload_max_bytes: u64,
+    /// Most files in one folder upload.
+    pub upload_max_files: u64,
+    /// Largest single file written through the API (an uploaded file, a saved file) or by a
+    /// file tool (bytes).
+    pub file_max_bytes: u64,
+    /// Bytes a user's project folders may hold together (0 = no quota).
+    pub user_quota_bytes: u64,
+    /// Most files a content search reports (the request's `max_results` is capped by it).
+    pub search_max_results: u64,
 }
 
 impl Default for Config {
@@ -457,6 +476,11 @@ impl Default for Config {
             accept_legacy_tokens: LegacyTokens::Auto,
             llm_idle_timeout: 120,
             stream_shutdown_grace: 30,
+            upload_max_bytes: GIB,
+            upload_max_files: 20_000,
+            file_max_bytes: 50 * MIB,
+            user_quota_bytes: 10 * GIB,
+            search_max_results: 200,
         }
     }
 }
@@ -623,6 +647,16 @@ impl Config {
             ),
             ("llm_idle_timeout", self.llm_idle_timeout, 1, 3600),
             ("stream_shutdown_grace", self.stream_shutdown_grace, 0, 600),
+            ("upload_max_bytes", self.upload_max_bytes, 1024, 1024 * GIB),
+            ("upload_max_files", self.upload_max_files, 1, 1_000_000),
+            ("file_max_bytes", self.file_max_bytes, 1024, 1024 * GIB),
+            (
+                "user_quota_bytes",
+                self.user_quota_bytes,
+                0,
+                1024 * 1024 * GIB,
+            ),
+            ("search_max_results", self.search_max_results, 1, 10_000),
         ] {
             if !(min..=max).contains(&value) {
                 return Err(key_err(key, format!("must be between {min} and {max}")));

@@ -166,14 +166,14 @@ impl Chat {
         tools_enabled: bool,
         body_project: Option<&str>,
     ) -> ApiResult<StreamStart> {
-        let project_id = match body_project {
-            Some(p) => {
-                if !self.store.project_owned(user.id, p).await? {
-                    return Err(AppError::NotFound("Project not found".into()));
-                }
-                Some(p.to_owned())
-            }
-            None => conversation.project_id.clone(),
+        // The project comes from the body (checked to be the caller's) or the conversation,
+        // never from what the model writes; its folder is opened here, once.
+        let project_id = body_project
+            .map(str::to_owned)
+            .or_else(|| conversation.project_id.clone());
+        let workspace = match &project_id {
+            Some(p) => Some(self.projects.open_owned(&user, p).await?),
+            None => None,
         };
         let endpoint = self.endpoint(&conversation.model)?;
         let max_tokens = u32::try_from(conversation.max_tokens.max(1)).unwrap_or(u32::MAX);
@@ -205,6 +205,7 @@ impl Chat {
             thinking: conversation.thinking_enabled,
             tools_enabled,
             project_id,
+            workspace,
             user_id: user.id,
         };
         Ok(StreamStart {

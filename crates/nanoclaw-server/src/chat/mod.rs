@@ -26,11 +26,14 @@ pub use answer::StreamStart;
 pub use conversations::{CONVERSATIONS_PAGE, MESSAGES_PAGE, page_params};
 
 use crate::error::AppError;
+use crate::projects::Projects;
 
 /// The conversation service.
 #[derive(Debug)]
 pub struct Chat {
     store: Store,
+    /// Opens the workspace of the project an answer works in (after the ownership check).
+    projects: Projects,
     agent: Agent,
     models: Arc<[ModelConfig]>,
     default_model: String,
@@ -49,7 +52,7 @@ struct Streams {
 
 impl Chat {
     /// The service for `config`, with the built-in tools.
-    pub fn new(store: Store, config: &Config) -> Result<Self, AppError> {
+    pub fn new(store: Store, projects: Projects, config: &Config) -> Result<Self, AppError> {
         let client = Client::new(ClientSettings {
             idle_timeout: Duration::from_secs(config.llm_idle_timeout),
             ..ClientSettings::default()
@@ -63,6 +66,7 @@ impl Chat {
         let agent = Agent::new(client, Arc::new(ToolRegistry::builtin()), settings);
         Ok(Self {
             store,
+            projects,
             agent,
             models: config.models.clone().into(),
             default_model: config.default_model.clone(),

@@ -68,6 +68,7 @@ pub fn service(state: AppState) -> HttpService {
         .merge(routes::admin::router())
         .merge(routes::catalog::router())
         .merge(routes::conversations::router())
+        .merge(routes::projects::router())
         .split_for_parts();
     doc.merge(api_doc);
     let mut router = api

@@ -73,6 +73,7 @@ The document is served at `GET /api/openapi.json` and browsable at `/api/docs/`.
         (name = "admin", description = "User management and the audit log (admins only)"),
         (name = "catalog", description = "Configured models and registered tools"),
         (name = "chat", description = "Conversations, messages, streamed answers and token statistics"),
+        (name = "projects", description = "Projects, their files, folder upload and content search"),
         (name = "health", description = "Liveness and readiness probes"),
         (name = "docs", description = "This document and the Swagger UI"),
     ),

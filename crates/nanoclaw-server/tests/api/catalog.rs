@@ -23,7 +23,27 @@ async fn models_and_tools_are_public_and_hide_urls_and_keys() {
     );
     let (s, b) = json_of(app.get("/api/tools", None).await).await;
     assert_eq!(s, 200);
-    assert_eq!(b["data"]["total"], 1);
+    // Every registered tool is listed, file tools included (they are offered to a model only
+    // when a project is bound).
+    assert_eq!(b["data"]["total"], 7);
+    let names: Vec<&str> = b["data"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "calculator",
+            "file_read",
+            "file_write",
+            "file_delete",
+            "file_list",
+            "file_exists",
+            "file_mkdir"
+        ]
+    );
     let calculator = &b["data"]["tools"][0];
     assert_eq!(calculator["type"], "function");
     assert_eq!(calculator["function"]["name"], "calculator");

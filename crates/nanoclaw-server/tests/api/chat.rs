@@ -708,3 +708,79 @@ async fn two_processes_share_one_stream_lock() {
     assert_eq!(s, 409, "{body}");
     drop(first);
 }
+
+#[tokio::test]
+async fn the_model_writes_then_reads_a_file_of_the_bound_project() {
+    let mock = MockLlm::start(
+        Script::new()
+            .reply(Reply::tool_calls([(
+                "w1",
+                "file_write",
+                r#"{"path": "notes/hello.txt", "content": "hi from the model", "project_id": "someone-elses"}"#,
+            )]))
+            .reply(Reply::tool_calls([("r1", "file_read", r#"{"path": "notes/hello.txt"}"#)]))
+            .reply(Reply::text("Written and read back."))
+            .reply(Reply::text("No project here.")),
+    )
+    .await;
+    let app = chat_app(&mock, "").await;
+    let token = app.register("nia", "nia-password").await;
+    let (s, project) = app
+        .call(
+            "POST",
+            "/api/projects",
+            Some(&token),
+            Some(json!({"name": "Notes"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{project}");
+    let project_id = project["data"]["id"].as_str().unwrap().to_owned();
+    let id = conversation(&app, &token, json!({"project_id": project_id})).await;
+    let (_, events, _) = send(&app, &token, &id, "write a note, then read it").await;
+    assert_eq!(events.last().unwrap().0, "done", "{events:?}");
+    let results: Vec<Value> = events
+        .iter()
+        .filter(|(n, d)| n == "process_step" && d["type"] == "tool_result")
+        .map(|(_, d)| serde_json::from_str(d["content"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert_eq!(results[0]["success"], true, "{results:?}");
+    assert_eq!(results[1]["success"], true, "{results:?}");
+    assert!(
+        results[1].to_string().contains("hi from the model"),
+        "{results:?}"
+    );
+    // The file is in the project, where the file API finds it.
+    let (s, file) = app
+        .call(
+            "GET",
+            &format!("/api/projects/{project_id}/files/notes/hello.txt"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{file}");
+    assert!(file.to_string().contains("hi from the model"));
+    // File tools are offered with a bound project, and not without one.
+    let offered = |body: &Value| -> Vec<String> {
+        body["tools"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .map(|t| t["function"]["name"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(offered(&mock.bodies()[0]).contains(&"file_read".to_owned()));
+    let unbound = conversation(&app, &token, json!({})).await;
+    let (_, events, _) = send(&app, &token, &unbound, "hello").await;
+    assert_eq!(events.last().unwrap().0, "done");
+    let last = mock.bodies().last().unwrap().clone();
+    assert!(
+        !offered(&last).iter().any(|t| t.starts_with("file_")),
+        "{:?}",
+        offered(&last)
+    );
+    assert!(offered(&last).contains(&"calculator".to_owned()));
+}

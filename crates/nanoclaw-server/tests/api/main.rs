@@ -24,6 +24,7 @@ mod multi_mode;
 mod openapi;
 mod ops;
 mod ops_cli;
+mod projects;
 mod proxy;
 mod rate_limit;
 mod revocation;

@@ -233,6 +233,8 @@ fn utoipa_path_of(
             .and_then(|p| p.trim_start().strip_prefix('='))
             .and_then(|p| path_arg(p, consts))
             .ok_or_else(|| format!("no readable path in #[utoipa::path] of {handler}"))?;
+        // axum's catch-all `{*rest}` is documented as the parameter `{rest}`.
+        let path = path.replace("{*", "{");
         return Ok(methods.into_iter().map(|m| (m, path.clone())).collect());
     }
     Err(format!("no #[utoipa::path] found for handler `{handler}`"))
@@ -419,7 +421,10 @@ async fn every_registered_route_is_documented_and_every_documented_route_exists(
     // one of its documented replies.
     let client = no_redirects();
     for (method, path) in &in_doc {
-        let concrete = path.replace("{id}", "1").replace("{message_id}", "1");
+        let concrete = path
+            .replace("{id}", "1")
+            .replace("{message_id}", "1")
+            .replace("{filepath}", "dir/a.txt");
         assert!(!concrete.contains('{'), "unknown path parameter in {path}");
         let resp = client
             .request(method.parse().unwrap(), app.url(&concrete))
@@ -501,24 +506,40 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut Vec<
     }
 }
 
+/// Path parameters that take the rest of the URL, `/` included (axum's `{*name}`).
+const CATCH_ALL: &[&str] = &["{filepath}"];
+
 /// The documented path that `path` (query string allowed) is an instance of.
 fn template_of(doc: &Value, path: &str) -> String {
     let path = path.split('?').next().unwrap();
     let segments: Vec<&str> = path.split('/').collect();
-    doc["paths"]
+    let matches = |t: &str| {
+        let ts: Vec<&str> = t.split('/').collect();
+        let rest = ts.last().is_some_and(|l| CATCH_ALL.contains(l));
+        let fixed = if rest { ts.len() - 1 } else { ts.len() };
+        let length_ok = if rest {
+            segments.len() > fixed
+        } else {
+            segments.len() == fixed
+        };
+        length_ok
+            && ts[..fixed]
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| t == s || t.starts_with('{'))
+    };
+    // A template without a catch-all wins over one with it.
+    let mut found: Vec<&String> = doc["paths"]
         .as_object()
         .unwrap()
         .keys()
-        .find(|t| {
-            let ts: Vec<&str> = t.split('/').collect();
-            ts.len() == segments.len()
-                && ts
-                    .iter()
-                    .zip(&segments)
-                    .all(|(t, s)| t == s || t.starts_with('{'))
-        })
+        .filter(|t| matches(t))
+        .collect();
+    found.sort_by_key(|t| CATCH_ALL.iter().any(|c| t.ends_with(c)));
+    found
+        .first()
+        .map(|t| (*t).clone())
         .unwrap_or_else(|| panic!("{path} is not documented"))
-        .clone()
 }
 
 #[tokio::test]
@@ -630,6 +651,61 @@ async fn replies_match_their_documented_schemas() {
     call("GET", "/api/stats/tokens", t, None).await;
     call("GET", "/api/stats/tokens?period=monthly", t, None).await;
     call("DELETE", &format!("/api/conversations/{conv_id}"), t, None).await;
+
+    let reply = call("POST", "/api/projects", t, Some(json!({"name": "P"}))).await;
+    let p = reply["data"]["id"].as_str().unwrap().to_owned();
+    call("GET", "/api/projects?limit=5", t, None).await;
+    call("GET", &format!("/api/projects/{p}"), t, None).await;
+    let patch = json!({"name": "Q", "description": "d"});
+    call("PUT", &format!("/api/projects/{p}"), t, Some(patch)).await;
+    let content = json!({"content": "hello\n"});
+    call(
+        "PUT",
+        &format!("/api/projects/{p}/files/src/a.txt"),
+        t,
+        Some(content),
+    )
+    .await;
+    call("GET", &format!("/api/projects/{p}/files?path=src"), t, None).await;
+    call(
+        "GET",
+        &format!("/api/projects/{p}/files/src/a.txt"),
+        t,
+        None,
+    )
+    .await;
+    let search = json!({"query": "hello", "max_results": 5});
+    call(
+        "POST",
+        &format!("/api/projects/{p}/search"),
+        t,
+        Some(search),
+    )
+    .await;
+    let dir = json!({"path": "docs"});
+    call(
+        "POST",
+        &format!("/api/projects/{p}/directories"),
+        t,
+        Some(dir),
+    )
+    .await;
+    let to = json!({"new_path": "docs/a.txt"});
+    call(
+        "PATCH",
+        &format!("/api/projects/{p}/files/src/a.txt"),
+        t,
+        Some(to),
+    )
+    .await;
+    call(
+        "DELETE",
+        &format!("/api/projects/{p}/files/docs/a.txt"),
+        t,
+        None,
+    )
+    .await;
+    call("DELETE", &format!("/api/projects/{p}"), t, None).await;
     call(
         "POST",
         "/api/auth/logout",
@@ -637,6 +713,40 @@ async fn replies_match_their_documented_schemas() {
         Some(json!({"all": true})),
     )
     .await;
+    // The folder upload is multipart, so it is sent by hand (with a new session: the one
+    // above has logged out everywhere).
+    let (status, login) = app.login("root", "root-password-1").await;
+    assert_eq!(status, 200, "{login}");
+    let token = login["data"]["token"].as_str().unwrap().to_owned();
+    let boundary = "b0undary";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"Top/a.txt\"\r\n\r\nhi\r\n--{boundary}--\r\n"
+    );
+    let resp = app
+        .client
+        .post(app.url("/api/projects/upload"))
+        .bearer_auth(&token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let (status, reply) = json_of(resp).await;
+    assert_eq!(status, 200, "{reply}");
+    let schema = &doc["paths"]["/api/projects/upload"]["post"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    check(
+        &doc,
+        schema,
+        &reply,
+        "POST /api/projects/upload 200",
+        &mut errors,
+    );
+    seen.insert(("POST".to_owned(), "/api/projects/upload".to_owned()));
+
     assert!(
         errors.is_empty(),
         "replies that differ from the document:\n{errors:#?}"

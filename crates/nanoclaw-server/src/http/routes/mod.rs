@@ -5,3 +5,4 @@ pub mod auth;
 pub mod catalog;
 pub mod conversations;
 pub mod health;
+pub mod projects;
