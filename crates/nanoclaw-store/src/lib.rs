@@ -38,6 +38,13 @@ pub struct PoolStats {
 /// burst of writes leaves the file at its largest size for good.
 const SQLITE_JOURNAL_SIZE_LIMIT: &str = "67108864";
 
+/// How long a request waits for a pooled connection before it is answered 503 (the server is
+/// down or overwhelmed).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+/// The same for SQLite, whose writers queue behind one lock: a burst of chat sends (thousands
+/// at once) must wait its turn rather than fail; SQLite cannot be "down".
+const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// How long a SQLite writer waits for the lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -122,7 +129,11 @@ impl Store {
             .max_connections(if is_sqlite { 8 } else { 16 })
             .min_connections(1)
             .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(3))
+            .acquire_timeout(if is_sqlite {
+                SQLITE_ACQUIRE_TIMEOUT
+            } else {
+                ACQUIRE_TIMEOUT
+            })
             .sqlx_logging(false);
         if is_sqlite {
             options.map_sqlx_sqlite_opts(move |opts| {

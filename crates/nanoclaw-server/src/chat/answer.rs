@@ -298,8 +298,11 @@ impl Chat {
             .agent
             .run_answer(start.request.clone(), steps_tx, cancel.clone());
         tokio::pin!(answer);
-        let mut renew = tokio::time::interval(LOCK_RENEW_EVERY);
-        renew.tick().await;
+        // Each stream renews at its own phase: answers started together must not all write
+        // their renewal in the same instant (that burst would delay everyone's `done`).
+        let phase = LOCK_RENEW_EVERY.mul_f64(0.5 + rand::random::<f64>());
+        let mut renew =
+            tokio::time::interval_at(tokio::time::Instant::now() + phase, LOCK_RENEW_EVERY);
         let mut client_gone = false;
         let mut first_token = true;
         let outcome = loop {
@@ -344,36 +347,52 @@ impl Chat {
             }
         }
         let shutting_down = self.streams.shutdown.is_cancelled();
-        let last = self.finish(&start, &outcome, shutting_down).await;
+        let last = self.save(&start, &outcome, shutting_down).await;
+        // Unlocked before `done`, so that a client sending again at once is not refused; the
+        // usage is recorded after it, off the path between the model's last byte and `done`,
+        // but before the response ends: a client that read to the end sees it counted.
         self.release(&start).await;
-        metrics::stream_closed(&model, &outcome, started.elapsed());
         if !client_gone {
             let _ = frames.send(last).await;
         }
+        self.record_usage(&start, &outcome).await;
+        drop(frames);
+        metrics::stream_closed(&model, &outcome, started.elapsed());
     }
 
-    /// Saves what the answer produced and records its usage; returns the last event.
-    async fn finish(
+    /// Adds what the answer used to the day's row, whatever way it ended.
+    async fn record_usage(&self, start: &StreamStart, outcome: &AnswerOutcome) {
+        let usage = UsageDelta {
+            prompt: i64::try_from(outcome.prompt_tokens).unwrap_or(i64::MAX),
+            completion: i64::try_from(outcome.completion_tokens).unwrap_or(i64::MAX),
+        };
+        if usage.prompt == 0 && usage.completion == 0 {
+            return;
+        }
+        let now = now_utc();
+        if let Err(e) = self
+            .store
+            .add_usage(
+                start.user.id,
+                now.date(),
+                &start.conversation.model,
+                usage,
+                now,
+            )
+            .await
+        {
+            tracing::error!(error = %e, "could not record token usage");
+        }
+    }
+
+    /// Saves what the answer produced; returns the last event.
+    async fn save(
         &self,
         start: &StreamStart,
         outcome: &AnswerOutcome,
         shutting_down: bool,
     ) -> Bytes {
         let conversation = &start.conversation;
-        let usage = UsageDelta {
-            prompt: i64::try_from(outcome.prompt_tokens).unwrap_or(i64::MAX),
-            completion: i64::try_from(outcome.completion_tokens).unwrap_or(i64::MAX),
-        };
-        if usage.prompt > 0 || usage.completion > 0 {
-            let now = now_utc();
-            if let Err(e) = self
-                .store
-                .add_usage(start.user.id, now.date(), &conversation.model, usage, now)
-                .await
-            {
-                tracing::error!(error = %e, "could not record token usage");
-            }
-        }
         // An answer that produced nothing at all leaves no empty message behind.
         let saved = if outcome.steps.is_empty() && outcome.end != End::Completed {
             None
