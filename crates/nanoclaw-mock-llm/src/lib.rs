@@ -16,7 +16,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -30,12 +30,36 @@ use tokio::task::JoinHandle;
 
 pub use reply::{Ending, Piece, Reply};
 
+/// Told, once per streamed reply written to its end, the last user message of its request and
+/// the wall-clock instant (`CLOCK_REALTIME`, nanoseconds since the Unix epoch) its last frame
+/// went to the connection. The chat benchmark matches it with the instant its client saw
+/// `done` (both on one machine, so the clocks agree) to measure the server's last-byte delay.
+#[derive(Clone)]
+pub struct LastByteHook(Arc<LastByteFn>);
+
+/// The callback of a [`LastByteHook`]: `(last user message, ns since the epoch)`.
+type LastByteFn = dyn Fn(&str, u128) + Send + Sync;
+
+impl LastByteHook {
+    /// Wraps the callback; it runs on the stream's task, so it must be quick.
+    pub fn new(hook: impl Fn(&str, u128) + Send + Sync + 'static) -> LastByteHook {
+        LastByteHook(Arc::new(hook))
+    }
+}
+
+impl std::fmt::Debug for LastByteHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LastByteHook")
+    }
+}
+
 /// The replies to give, one per request, and what to answer once they are used up.
 #[derive(Debug, Clone)]
 pub struct Script {
     replies: VecDeque<Reply>,
     fallback: Reply,
     record: bool,
+    last_byte: Option<LastByteHook>,
 }
 
 impl Default for Script {
@@ -44,6 +68,7 @@ impl Default for Script {
             replies: VecDeque::new(),
             fallback: Reply::echo(),
             record: true,
+            last_byte: None,
         }
     }
 }
@@ -69,6 +94,12 @@ impl Script {
     /// Do not keep request bodies (long benchmarks); counters still work.
     pub fn without_recording(mut self) -> Script {
         self.record = false;
+        self
+    }
+
+    /// Calls `hook` when each streamed reply has been written to its end (benchmarks).
+    pub fn on_last_byte(mut self, hook: LastByteHook) -> Script {
+        self.last_byte = Some(hook);
         self
     }
 }
@@ -101,6 +132,7 @@ struct Shared {
     /// Frames of the fallback, built once and shared by every stream that uses it.
     fallback_frames: Option<Arc<[Bytes]>>,
     record: bool,
+    last_byte: Option<LastByteHook>,
     requests: Mutex<Vec<ReceivedRequest>>,
     received: AtomicUsize,
     open: AtomicUsize,
@@ -171,6 +203,7 @@ impl MockLlm {
             fallback: script.fallback,
             fallback_frames,
             record: script.record,
+            last_byte: script.last_byte,
             requests: Mutex::new(Vec::new()),
             received: AtomicUsize::new(0),
             open: AtomicUsize::new(0),
@@ -307,6 +340,10 @@ async fn handle(
     }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let streamed = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let last_byte = match &shared.last_byte {
+        Some(hook) if streamed => Some((hook.clone(), last_user_text(&body).to_owned())),
+        _ => None,
+    };
     let scripted = lock(&shared.queue).pop_front();
     let from_script = scripted.is_some();
     let owned;
@@ -360,6 +397,7 @@ async fn handle(
                     reply.delay,
                     reply.ending,
                     "application/json",
+                    None,
                 )
             }
             _ => axum::Json(reply.completion()).into_response(),
@@ -375,7 +413,22 @@ async fn handle(
         reply.delay,
         reply.ending,
         "text/event-stream",
+        last_byte,
     )
+}
+
+/// The text of the last `user` message of a chat-completions request ("" if none).
+fn last_user_text(body: &Value) -> &str {
+    body.get("messages")
+        .and_then(Value::as_array)
+        .and_then(|m| {
+            m.iter()
+                .rev()
+                .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        })
+        .and_then(|m| m.get("content"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn sse_response(
@@ -384,6 +437,7 @@ fn sse_response(
     delay: Duration,
     ending: Ending,
     content_type: &'static str,
+    last_byte: Option<(LastByteHook, String)>,
 ) -> Response {
     struct Cursor {
         frames: Arc<[Bytes]>,
@@ -392,6 +446,7 @@ fn sse_response(
         ending: Ending,
         guard: StreamGuard,
         over: bool,
+        last_byte: Option<(LastByteHook, String)>,
     }
     let cursor = Cursor {
         frames,
@@ -400,6 +455,7 @@ fn sse_response(
         ending,
         guard: StreamGuard::new(shared),
         over: false,
+        last_byte,
     };
     let body = futures_util::stream::unfold(cursor, |mut c| async move {
         if c.over {
@@ -422,6 +478,14 @@ fn sse_response(
                     Some((Err(io::Error::other("scripted connection drop")), c))
                 }
                 Ending::Done | Ending::NoDone => {
+                    // hyper polls the body again right after buffering the last frame and
+                    // writes it once this returns: this instant is that write, to a few µs.
+                    if let Some((hook, key)) = c.last_byte.take() {
+                        let now = SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .map_or(0, |d| d.as_nanos());
+                        (hook.0)(&key, now);
+                    }
                     c.guard.finish();
                     None
                 }
@@ -440,4 +504,53 @@ fn sse_response(
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn last_byte_hook_gets_the_last_user_message_once_the_reply_is_written() {
+        let seen: Arc<Mutex<Vec<(String, u128)>>> = Arc::default();
+        let sink = seen.clone();
+        let script = Script::new()
+            .otherwise(Reply::paced(3, Duration::from_millis(1)))
+            .without_recording()
+            .on_last_byte(LastByteHook::new(move |key, ns| {
+                lock(&sink).push((key.to_owned(), ns));
+            }));
+        let mock = MockLlm::start(script).await;
+        let addr = mock.addr;
+        let before = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let body = r#"{"stream":true,"messages":[{"role":"user","content":"first"},{"role":"assistant","content":"x"},{"role":"user","content":"key 42"}]}"#;
+        // A plain socket: the reply ends when the mock closes it, after the last frame.
+        let reply = tokio::task::spawn_blocking(move || {
+            let mut socket = std::net::TcpStream::connect(addr).unwrap();
+            write!(
+                socket,
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: mock\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            let mut reply = String::new();
+            socket.read_to_string(&mut reply).unwrap();
+            reply
+        })
+        .await
+        .unwrap();
+        assert!(reply.contains("data: [DONE]"), "{reply}");
+        let seen = lock(&seen).clone();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].0, "key 42");
+        assert!(seen[0].1 >= before);
+    }
 }
