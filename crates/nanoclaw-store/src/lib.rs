@@ -17,6 +17,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use sea_orm_migration::MigratorTrait;
 
 pub use error::{StoreError, UniqueField};
+pub use repo::answers::FinishedAnswer;
 pub use repo::api_keys::NewApiKey;
 pub use repo::audit::AuditFilter;
 pub use repo::meta::{LEGACY_IMPORT_AT, LEGACY_IMPORT_MAX_USER_ID};

@@ -18,6 +18,7 @@ use nanoclaw_core::User;
 use nanoclaw_core::chat::{Conversation, UsageDelta};
 use nanoclaw_core::time::now_utc;
 use nanoclaw_llm::{ChatRequest, Client, Endpoint};
+use nanoclaw_store::FinishedAnswer;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -347,11 +348,11 @@ impl Chat {
             }
         }
         let shutting_down = self.streams.shutdown.is_cancelled();
+        // The save also releases the lock, before `done`, so that a client sending again at
+        // once is not refused; the usage is recorded after `done`, off the path between the
+        // model's last byte and `done`, but before the response ends: a client that read to
+        // the end sees it counted.
         let last = self.save(&start, &outcome, shutting_down).await;
-        // Unlocked before `done`, so that a client sending again at once is not refused; the
-        // usage is recorded after it, off the path between the model's last byte and `done`,
-        // but before the response ends: a client that read to the end sees it counted.
-        self.release(&start).await;
         if !client_gone {
             let _ = frames.send(last).await;
         }
@@ -385,7 +386,8 @@ impl Chat {
         }
     }
 
-    /// Saves what the answer produced; returns the last event.
+    /// Saves what the answer produced and releases the conversation's lock; returns the last
+    /// event.
     async fn save(
         &self,
         start: &StreamStart,
@@ -395,27 +397,27 @@ impl Chat {
         let conversation = &start.conversation;
         // An answer that produced nothing at all leaves no empty message behind.
         let saved = if outcome.steps.is_empty() && outcome.end != End::Completed {
+            self.release(start).await;
             None
         } else {
             let content = match serde_json::to_string(&outcome.stored_content()) {
                 Ok(c) => c,
-                Err(e) => return sse::error(&format!("Internal error: {e}")),
+                Err(e) => {
+                    self.release(start).await;
+                    return sse::error(&format!("Internal error: {e}"));
+                }
             };
-            let token_count = i64::try_from(outcome.completion_tokens).unwrap_or(i64::MAX);
-            match self
-                .store
-                .insert_message(
-                    &conversation.id,
-                    "assistant",
-                    content,
-                    token_count,
-                    now_utc(),
-                )
-                .await
-            {
+            let answer = FinishedAnswer {
+                conversation_id: conversation.id.clone(),
+                content,
+                token_count: i64::try_from(outcome.completion_tokens).unwrap_or(i64::MAX),
+                holder: start.holder.clone(),
+            };
+            match self.saver.save(answer).await {
                 Ok(m) => Some(m),
                 Err(e) => {
                     tracing::error!(error = %e, "could not save the answer");
+                    self.release(start).await;
                     return sse::error("Internal error: the answer could not be saved");
                 }
             }

@@ -10,6 +10,7 @@ mod answer;
 mod conversations;
 mod history;
 pub mod input;
+mod saver;
 pub mod sse;
 
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct Chat {
     store: Store,
     /// Opens the workspace of the project an answer works in (after the ownership check).
     projects: Projects,
+    /// Saves ended answers in batches.
+    saver: saver::Saver,
     agent: Agent,
     models: Arc<[ModelConfig]>,
     default_model: String,
@@ -65,6 +68,7 @@ impl Chat {
         };
         let agent = Agent::new(client, Arc::new(ToolRegistry::builtin()), settings);
         Ok(Self {
+            saver: saver::Saver::start(store.clone()),
             store,
             projects,
             agent,

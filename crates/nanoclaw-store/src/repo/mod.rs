@@ -1,5 +1,6 @@
 //! Repositories: one module per table, methods on [`crate::Store`].
 
+pub mod answers;
 pub mod api_keys;
 pub mod audit;
 pub mod auth_changes;
