@@ -8,105 +8,15 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
-use nanoclaw_core::Secret;
 use nanoclaw_core::chat::{
     ConversationPatch, Message, NewConversation, StatsPeriod, TokenCounts, UsageDelta, role,
 };
-use nanoclaw_core::config::DatabaseTarget;
-use nanoclaw_core::user::AuthSource;
-use nanoclaw_store::{NewUser, Store};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
-const TEST_DATABASE_ENV: &str = "NANOCLAW_TEST_DATABASE_URL";
+mod common;
 
-/// A fresh, migrated database with a [`Store`] and a plain connection acting as an operator.
-struct TestDb {
-    store: Store,
-    raw: DatabaseConnection,
-    /// `(server URL, database name)` to drop at the end; `None` for SQLite.
-    server: Option<(String, String)>,
-    _dir: tempfile::TempDir,
-}
+use common::{TestDb, t};
 
 impl TestDb {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let server = std::env::var(TEST_DATABASE_ENV)
-            .ok()
-            .filter(|u| !u.is_empty());
-        let db = match server {
-            Some(server) => {
-                let name = format!("nc_chat_{:016x}", rand::random::<u64>());
-                nanoclaw_store::admin::ensure_database(&server, &name)
-                    .await
-                    .unwrap();
-                let url = nanoclaw_store::admin::with_database_name(&server, &name);
-                let store = Store::connect(&DatabaseTarget::Url(Secret::new(url.clone())))
-                    .await
-                    .unwrap();
-                let raw = Database::connect(url.as_str()).await.unwrap();
-                TestDb {
-                    store,
-                    raw,
-                    server: Some((server, name)),
-                    _dir: dir,
-                }
-            }
-            None => {
-                let path = dir.path().join("nanoclaw.db");
-                let store = Store::connect(&DatabaseTarget::SqliteFile(path.clone()))
-                    .await
-                    .unwrap();
-                let raw = Database::connect(format!("sqlite://{}", path.display()).as_str())
-                    .await
-                    .unwrap();
-                TestDb {
-                    store,
-                    raw,
-                    server: None,
-                    _dir: dir,
-                }
-            }
-        };
-        db.store.migrate().await.unwrap();
-        db
-    }
-
-    async fn exec(&self, sql: &str) {
-        self.raw
-            .execute_unprepared(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    async fn count(&self, sql: &str) -> i64 {
-        let backend = self.raw.get_database_backend();
-        let row = self
-            .raw
-            .query_one_raw(sea_orm::Statement::from_string(backend, sql.to_owned()))
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .unwrap();
-        row.try_get_by_index::<i64>(0).unwrap()
-    }
-
-    async fn user(&self, name: &str) -> i64 {
-        self.store
-            .create_user(
-                NewUser {
-                    username: name.into(),
-                    password_hash: None,
-                    email: None,
-                    role: "user".into(),
-                    auth_source: AuthSource::Local,
-                },
-                t(0),
-            )
-            .await
-            .unwrap()
-            .id
-    }
-
     /// A project inserted by hand (its repository belongs to another module).
     async fn project(&self, id: &str, user: i64, name: &str) {
         self.exec(&format!(
@@ -123,29 +33,6 @@ impl TestDb {
             .unwrap()
             .id
     }
-
-    async fn finish(self) {
-        self.store.close().await;
-        self.raw.close().await.unwrap();
-        if let Some((server, name)) = self.server {
-            let admin = Database::connect(server.as_str()).await.unwrap();
-            let sql = match admin.get_database_backend() {
-                DbBackend::MySql => format!("DROP DATABASE IF EXISTS `{name}`"),
-                _ => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-            };
-            admin.execute_unprepared(&sql).await.unwrap();
-            admin.close().await.unwrap();
-        }
-    }
-}
-
-/// 2026-12-01 10:00:00 plus `secs` seconds.
-fn t(secs: i64) -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2026, 12, 1)
-        .unwrap()
-        .and_hms_opt(10, 0, 0)
-        .unwrap()
-        + TimeDelta::seconds(secs)
 }
 
 fn day(s: &str) -> NaiveDate {
@@ -167,7 +54,7 @@ fn new_conversation(user: i64, project: Option<&str>) -> NewConversation {
 
 #[tokio::test]
 async fn conversation_pages_neither_repeat_nor_skip() {
-    let db = TestDb::new().await;
+    let db = TestDb::migrated().await;
     let alice = db.user("alice").await;
     let bob = db.user("bob").await;
     db.project("p-alice", alice, "AlgoLab").await;
@@ -273,7 +160,7 @@ async fn conversation_pages_neither_repeat_nor_skip() {
 
 #[tokio::test]
 async fn message_pages_start_with_the_newest() {
-    let db = TestDb::new().await;
+    let db = TestDb::migrated().await;
     let alice = db.user("alice").await;
     let conv = db.conversation(alice, None, t(0)).await;
     let other = db.conversation(alice, None, t(0)).await;
@@ -356,7 +243,7 @@ async fn message_pages_start_with_the_newest() {
 
 #[tokio::test]
 async fn conversations_belong_to_their_owner() {
-    let db = TestDb::new().await;
+    let db = TestDb::migrated().await;
     let alice = db.user("alice").await;
     let bob = db.user("bob").await;
     db.project("p-alice", alice, "A").await;
@@ -409,7 +296,7 @@ async fn conversations_belong_to_their_owner() {
 
 #[tokio::test]
 async fn patch_changes_only_the_given_fields() {
-    let db = TestDb::new().await;
+    let db = TestDb::migrated().await;
     let alice = db.user("alice").await;
     db.project("p1", alice, "One").await;
     let conv = db.conversation(alice, None, t(0)).await;
@@ -501,7 +388,7 @@ async fn patch_changes_only_the_given_fields() {
 
 #[tokio::test]
 async fn deleting_a_conversation_takes_its_messages_and_lock() {
-    let db = TestDb::new().await;
+    let db = TestDb::migrated().await;
     let alice = db.user("alice").await;
     let conv = db.conversation(alice, None, t(0)).await;
     let keep = db.conversation(alice, None, t(0)).await;
@@ -523,23 +410,20 @@ async fn deleting_a_conversation_takes_its_messages_and_lock() {
     assert!(!db.store.delete_conversation(alice, &conv).await.unwrap());
     assert!(db.store.conversation(alice, &conv).await.unwrap().is_none());
     assert_eq!(
-        db.count(&format!(
+        db.int(&format!(
             "SELECT COUNT(*) FROM messages WHERE conversation_id = '{conv}'"
         ))
         .await,
         0
     );
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM conversation_streams").await,
-        1
-    );
+    assert_eq!(db.int("SELECT COUNT(*) FROM conversation_streams").await, 1);
     assert_eq!(db.store.conversation_history(&keep).await.unwrap().len(), 3);
 
     // Deleting the user takes the rest, stream locks included.
     assert!(db.store.delete_user(alice).await.unwrap());
     for table in ["messages", "conversations", "conversation_streams"] {
         assert_eq!(
-            db.count(&format!("SELECT COUNT(*) FROM {table}")).await,
+            db.int(&format!("SELECT COUNT(*) FROM {table}")).await,
             0,
             "{table}"
         );
@@ -549,7 +433,7 @@ async fn deleting_a_conversation_takes_its_messages_and_lock() {
 
 #[tokio::test]
 async fn regenerate_deletes_the_answer_and_everything_after_it() {
-    let db = TestDb::new().await;
+    let db = TestDb::migrated().await;
     let alice = db.user("alice").await;
     let conv = db.conversation(alice, None, t(0)).await;
     let other = db.conversation(alice, None, t(0)).await;
@@ -634,7 +518,7 @@ async fn regenerate_deletes_the_answer_and_everything_after_it() {
 
 #[tokio::test]
 async fn concurrent_usage_adds_up() {
-    let db = TestDb::new().await;
+    let db = TestDb::migrated().await;
     let alice = db.user("alice").await;
     let today = day("2026-12-01");
     let mut tasks = Vec::new();
@@ -674,7 +558,7 @@ async fn concurrent_usage_adds_up() {
 
 #[tokio::test]
 async fn token_stats_follow_the_spec() {
-    let db = TestDb::new().await;
+    let db = TestDb::migrated().await;
     let alice = db.user("alice").await;
     let bob = db.user("bob").await;
     let today = day("2026-12-01");
@@ -786,7 +670,7 @@ async fn token_stats_follow_the_spec() {
 
 #[tokio::test]
 async fn one_stream_per_conversation() {
-    let db = TestDb::new().await;
+    let db = TestDb::migrated().await;
     let alice = db.user("alice").await;
     let conv = db.conversation(alice, None, t(0)).await;
     let ttl = Duration::from_secs(30);

@@ -6,97 +6,16 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
-use nanoclaw_core::Secret;
+use chrono::NaiveDateTime;
 use nanoclaw_core::chat::{NewConversation, role};
-use nanoclaw_core::config::DatabaseTarget;
 use nanoclaw_core::project::{NewProject, ProjectName, ProjectPatch};
-use nanoclaw_core::user::AuthSource;
-use nanoclaw_store::{NewUser, Store, StoreError, UniqueField};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use nanoclaw_store::{StoreError, UniqueField};
 
-const TEST_DATABASE_ENV: &str = "NANOCLAW_TEST_DATABASE_URL";
+mod common;
 
-/// A fresh, migrated database with a [`Store`] and a plain connection acting as an operator.
-struct TestDb {
-    store: Store,
-    raw: DatabaseConnection,
-    /// `(server URL, database name)` to drop at the end; `None` for SQLite.
-    server: Option<(String, String)>,
-    _dir: tempfile::TempDir,
-}
+use common::{TestDb, t};
 
 impl TestDb {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let server = std::env::var(TEST_DATABASE_ENV)
-            .ok()
-            .filter(|u| !u.is_empty());
-        let (target, raw_url, server) = match server {
-            Some(server) => {
-                let name = format!("nc_proj_{:016x}", rand::random::<u64>());
-                nanoclaw_store::admin::ensure_database(&server, &name)
-                    .await
-                    .unwrap();
-                let url = nanoclaw_store::admin::with_database_name(&server, &name);
-                (
-                    DatabaseTarget::Url(Secret::new(url.clone())),
-                    url,
-                    Some((server, name)),
-                )
-            }
-            None => {
-                let path = dir.path().join("nanoclaw.db");
-                let url = format!("sqlite://{}", path.display());
-                (DatabaseTarget::SqliteFile(path), url, None)
-            }
-        };
-        let store = Store::connect(&target).await.unwrap();
-        store.migrate().await.unwrap();
-        let raw = Database::connect(raw_url.as_str()).await.unwrap();
-        TestDb {
-            store,
-            raw,
-            server,
-            _dir: dir,
-        }
-    }
-
-    async fn exec(&self, sql: &str) {
-        self.raw
-            .execute_unprepared(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    async fn count(&self, sql: &str) -> i64 {
-        let backend = self.raw.get_database_backend();
-        let row = self
-            .raw
-            .query_one_raw(sea_orm::Statement::from_string(backend, sql.to_owned()))
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .unwrap();
-        row.try_get_by_index::<i64>(0).unwrap()
-    }
-
-    async fn user(&self, name: &str) -> i64 {
-        self.store
-            .create_user(
-                NewUser {
-                    username: name.into(),
-                    password_hash: None,
-                    email: None,
-                    role: "user".into(),
-                    auth_source: AuthSource::Local,
-                },
-                t(0),
-            )
-            .await
-            .unwrap()
-            .id
-    }
-
     async fn project(&self, user: i64, name: &str, at: NaiveDateTime) -> String {
         self.store
             .create_project(new_project(user, name), at)
@@ -118,29 +37,6 @@ impl TestDb {
         };
         self.store.create_conversation(new, t(0)).await.unwrap().id
     }
-
-    async fn finish(self) {
-        self.store.close().await;
-        self.raw.close().await.unwrap();
-        if let Some((server, name)) = self.server {
-            let admin = Database::connect(server.as_str()).await.unwrap();
-            let sql = match admin.get_database_backend() {
-                DbBackend::MySql => format!("DROP DATABASE IF EXISTS `{name}`"),
-                _ => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-            };
-            admin.execute_unprepared(&sql).await.unwrap();
-            admin.close().await.unwrap();
-        }
-    }
-}
-
-/// 2026-12-01 10:00:00 plus `secs` seconds.
-fn t(secs: i64) -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2026, 12, 1)
-        .unwrap()
-        .and_hms_opt(10, 0, 0)
-        .unwrap()
-        + TimeDelta::seconds(secs)
 }
 
 fn name(n: &str) -> ProjectName {
@@ -166,7 +62,7 @@ fn uuid_like(n: &str) -> String {
 
 #[tokio::test]
 async fn create_read_and_names_unique_per_user() {
-    let db = TestDb::new().await;
+    let db = TestDb::migrated().await;
     let alice = db.user("alice").await;
     let bob = db.user("bob").await;
     let created = db
@@ -215,7 +111,7 @@ async fn create_read_and_names_unique_per_user() {
 
 #[tokio::test]
 async fn project_pages_neither_repeat_nor_skip() {
-    let db = TestDb::new().await;
+    let db = TestDb::migrated().await;
     let alice = db.user("alice").await;
     let bob = db.user("bob").await;
     // Seven projects, several sharing a timestamp (MySQL's whole seconds in nanoClaw's
@@ -285,7 +181,7 @@ async fn project_pages_neither_repeat_nor_skip() {
 
 #[tokio::test]
 async fn update_changes_only_what_is_given() {
-    let db = TestDb::new().await;
+    let db = TestDb::migrated().await;
     let alice = db.user("alice").await;
     let bob = db.user("bob").await;
     let id = db.project(alice, "one", t(0)).await;
@@ -362,7 +258,7 @@ async fn update_changes_only_what_is_given() {
 
 #[tokio::test]
 async fn deleting_a_project_takes_its_conversations_messages_and_locks() {
-    let db = TestDb::new().await;
+    let db = TestDb::migrated().await;
     let alice = db.user("alice").await;
     let bob = db.user("bob").await;
     let doomed = db.project(alice, "doomed", t(0)).await;
@@ -406,14 +302,14 @@ async fn deleting_a_project_takes_its_conversations_messages_and_locks() {
             .is_none()
     );
     assert_eq!(
-        db.count(&format!(
+        db.int(&format!(
             "SELECT COUNT(*) FROM messages WHERE conversation_id = '{in_doomed}'"
         ))
         .await,
         0
     );
     assert_eq!(
-        db.count(&format!(
+        db.int(&format!(
             "SELECT COUNT(*) FROM conversation_streams WHERE conversation_id = '{in_doomed}'"
         ))
         .await,
@@ -432,9 +328,6 @@ async fn deleting_a_project_takes_its_conversations_messages_and_locks() {
         .unwrap()
         .unwrap();
     assert_eq!(kept_conv.project_id.as_deref(), Some(kept.as_str()));
-    assert_eq!(
-        db.count("SELECT COUNT(*) FROM conversation_streams").await,
-        3
-    );
+    assert_eq!(db.int("SELECT COUNT(*) FROM conversation_streams").await, 3);
     db.finish().await;
 }

@@ -5,91 +5,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{NaiveDateTime, TimeDelta};
-use nanoclaw_core::Secret;
 use nanoclaw_core::config::DatabaseTarget;
 use nanoclaw_store::{LEGACY_IMPORT_AT, LEGACY_IMPORT_MAX_USER_ID, Store};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectionTrait, Database, DbBackend};
 use sea_orm_migration::{MigratorTrait, SchemaManager};
 
-const TEST_DATABASE_ENV: &str = "NANOCLAW_TEST_DATABASE_URL";
+mod common;
 
-/// A fresh, empty database with a [`Store`] and a plain connection acting as an operator.
-struct TestDb {
-    store: Store,
-    raw: DatabaseConnection,
-    /// `(server URL, database name)` to drop at the end; `None` for SQLite.
-    server: Option<(String, String)>,
-    _dir: tempfile::TempDir,
-}
+use common::{TestDb, stmt};
 
 impl TestDb {
-    async fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let server = std::env::var(TEST_DATABASE_ENV)
-            .ok()
-            .filter(|u| !u.is_empty());
-        match server {
-            Some(server) => {
-                let name = format!("nc_store_{:016x}", rand::random::<u64>());
-                nanoclaw_store::admin::ensure_database(&server, &name)
-                    .await
-                    .unwrap();
-                let url = nanoclaw_store::admin::with_database_name(&server, &name);
-                let store = Store::connect(&DatabaseTarget::Url(Secret::new(url.clone())))
-                    .await
-                    .unwrap();
-                let raw = Database::connect(url.as_str()).await.unwrap();
-                TestDb {
-                    store,
-                    raw,
-                    server: Some((server, name)),
-                    _dir: dir,
-                }
-            }
-            None => {
-                let path = dir.path().join("nanoclaw.db");
-                let store = Store::connect(&DatabaseTarget::SqliteFile(path.clone()))
-                    .await
-                    .unwrap();
-                // sqlx turns SQLite's foreign keys (and so the cascades) on by default.
-                let raw = Database::connect(format!("sqlite://{}", path.display()).as_str())
-                    .await
-                    .unwrap();
-                TestDb {
-                    store,
-                    raw,
-                    server: None,
-                    _dir: dir,
-                }
-            }
-        }
-    }
-
-    async fn migrated() -> Self {
-        let db = Self::new().await;
-        db.store.migrate().await.unwrap();
-        db
-    }
-
-    fn backend(&self) -> DbBackend {
-        self.raw.get_database_backend()
-    }
-
-    async fn exec(&self, sql: &str) {
-        self.raw
-            .execute_unprepared(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    async fn int(&self, sql: &str) -> i64 {
-        let row = self.raw.query_one_raw(stmt(self.backend(), sql)).await;
-        let row = row.unwrap_or_else(|e| panic!("{sql}: {e}")).unwrap();
-        row.try_get_by_index::<i64>(0)
-            .or_else(|_| row.try_get_by_index::<i32>(0).map(i64::from))
-            .unwrap()
-    }
-
     /// Feed rows naming `user`.
     async fn changes(&self, user: i64) -> i64 {
         self.int(&format!(
@@ -129,24 +54,6 @@ impl TestDb {
         ))
         .await;
     }
-
-    async fn finish(self) {
-        self.store.close().await;
-        self.raw.close().await.unwrap();
-        if let Some((server, name)) = self.server {
-            let admin = Database::connect(server.as_str()).await.unwrap();
-            let sql = match admin.get_database_backend() {
-                DbBackend::MySql => format!("DROP DATABASE IF EXISTS `{name}`"),
-                _ => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
-            };
-            admin.execute_unprepared(&sql).await.unwrap();
-            admin.close().await.unwrap();
-        }
-    }
-}
-
-fn stmt(backend: DbBackend, sql: &str) -> sea_orm::Statement {
-    sea_orm::Statement::from_string(backend, sql.to_owned())
 }
 
 /// Runs `sql` and checks that it added `expected` feed rows for `user`.
@@ -366,7 +273,7 @@ async fn meta_set_get_overwrite() {
 
 #[tokio::test]
 async fn adopting_a_nanoclaw_database_records_its_accounts() {
-    let db = TestDb::new().await;
+    let db = TestDb::empty().await;
     // The users table as nanoClaw's SQLAlchemy made it, with two accounts.
     let id = match db.backend() {
         DbBackend::Postgres => "SERIAL PRIMARY KEY",
