@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use nanoclaw_core::Config;
 use nanoclaw_llm::ToolSpec;
 use serde_json::{Value, json};
 
@@ -28,11 +29,19 @@ impl ToolRegistry {
         ToolRegistry::default()
     }
 
-    /// Every built-in tool, in the order of tools.md §1.
+    /// Every built-in tool a default configuration offers, in the order of tools.md §1.
     pub fn builtin() -> ToolRegistry {
+        ToolRegistry::from_config(&Config::default())
+    }
+
+    /// The built-in tools `config` builds and switches on (its `tools:` section), in the order
+    /// of tools.md §1.
+    pub fn from_config(config: &Config) -> ToolRegistry {
         let mut registry = ToolRegistry::new();
-        for tool in crate::tools::builtin() {
-            registry.register(tool);
+        for tool in crate::tools::builtin(config) {
+            if config.tools.is_enabled(tool.name(), tool.category()) {
+                registry.register(tool);
+            }
         }
         registry
     }

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use nanoclaw_core::Config;
+
 use crate::tool::Tool;
 
 pub mod calculator;
@@ -14,8 +16,12 @@ pub mod file_write;
 pub mod files;
 
 /// The built-in tools in the registration order of tools.md §1 (the order of `GET /api/tools`
-/// and of the `tools` array sent to the model). Adding a tool: one file, one line here.
-pub fn builtin() -> Vec<Arc<dyn Tool>> {
+/// and of the `tools` array sent to the model). Adding a tool: one file, one line here; a tool
+/// that needs settings takes them from `config` (its own section), and a tool that cannot work
+/// without settings it lacks is left out here. The `tools:` switches are applied by
+/// [`crate::ToolRegistry::from_config`].
+pub fn builtin(config: &Config) -> Vec<Arc<dyn Tool>> {
+    let _ = config;
     vec![
         Arc::new(calculator::Calculator),
         Arc::new(file_read::FileRead),

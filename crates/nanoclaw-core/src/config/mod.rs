@@ -307,6 +307,29 @@ impl Default for CodeExecutionConfig {
     }
 }
 
+/// `tools` section: switches each built-in tool, or a whole category of them, on or off.
+///
+/// Keys are tool names (`execute_python`) or categories (`web`, `code`, `file`, …); a tool's
+/// own key beats its category's. A tool named nowhere is on, unless the tool itself needs
+/// configuration it lacks (e.g. `web_search` without a backend).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct ToolsConfig {
+    /// Tool or category name → enabled.
+    pub enabled: BTreeMap<String, bool>,
+}
+
+impl ToolsConfig {
+    /// Whether the tool `name` of category `category` is switched on.
+    pub fn is_enabled(&self, name: &str, category: &str) -> bool {
+        self.enabled
+            .get(name)
+            .or_else(|| self.enabled.get(category))
+            .copied()
+            .unwrap_or(true)
+    }
+}
+
 /// The whole configuration, validated. Relative paths are already resolved.
 ///
 /// `Serialize` writes the effective settings with every secret shown as `[redacted]` (and only
@@ -432,6 +455,8 @@ pub struct Config {
     pub user_quota_bytes: u64,
     /// Most files a content search reports (the request's `max_results` is capped by it).
     pub search_max_results: u64,
+    /// Which built-in tools are offered (`tools:` section).
+    pub tools: ToolsConfig,
 }
 
 impl Default for Config {
@@ -481,6 +506,7 @@ impl Default for Config {
             file_max_bytes: 50 * MIB,
             user_quota_bytes: 10 * GIB,
             search_max_results: 200,
+            tools: ToolsConfig::default(),
         }
     }
 }

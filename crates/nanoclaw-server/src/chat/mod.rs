@@ -66,7 +66,11 @@ impl Chat {
             tool_max_workers: usize::try_from(config.tool_max_workers).unwrap_or(1),
             ..AgentSettings::default()
         };
-        let agent = Agent::new(client, Arc::new(ToolRegistry::builtin()), settings);
+        let agent = Agent::new(
+            client,
+            Arc::new(ToolRegistry::from_config(config)),
+            settings,
+        );
         Ok(Self {
             saver: saver::Saver::start(store.clone()),
             store,
