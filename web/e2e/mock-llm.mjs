@@ -116,6 +116,13 @@ export function startMockLlm() {
       } catch {
         /* empty body */
       }
+      const lastUser = Array.isArray(body.messages) ? [...body.messages].reverse().find((m) => m.role === 'user') : null;
+      if (textOf(lastUser).includes('FAIL')) {
+        // A refused request (not retried): the server turns it into an `error` event.
+        res.writeHead(400, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: 'mock refuses this prompt', type: 'invalid_request_error' } }));
+        return;
+      }
       const p = plan(body);
       if (body.stream === false) {
         const content = p.pieces.map((x) => x.content || '').join('');
