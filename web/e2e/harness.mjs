@@ -24,7 +24,7 @@ function binary(name) {
   return p;
 }
 
-async function startNanoclaw({ mode, model }) {
+async function startNanoclaw({ mode, model, extra = [] }) {
   const dir = mkdtempSync(join(tmpdir(), 'nanoclaw-e2e-'));
   const lines = [
     `auth_mode: ${mode}`,
@@ -32,6 +32,7 @@ async function startNanoclaw({ mode, model }) {
     `workspace_root: ${join(dir, 'ws')}`,
     'log_format: json',
     'login_rate_limit: 0',
+    ...extra,
   ];
   if (model) {
     lines.push('models:', `  - {id: mock, name: Mock model, api_url: "${model}", api_key: test-key}`);
@@ -122,10 +123,10 @@ async function servesUi(url) {
 }
 
 /** The whole stack: { baseURL, api(method, path, body, token), stop() }. */
-export async function startStack({ mode = 'multi', model = true } = {}) {
+export async function startStack({ mode = 'multi', model = true, extra = [] } = {}) {
   if (!existsSync(join(dist, 'index.html'))) throw new Error('web/dist is missing: run npm run build');
   const mock = model ? await startMockLlm() : null;
-  const server = await startNanoclaw({ mode, model: mock && mock.url });
+  const server = await startNanoclaw({ mode, model: mock && mock.url, extra });
   const direct = await servesUi(server.url);
   const proxy = direct ? null : await startProxy(server.url);
   const baseURL = direct ? server.url : proxy.url;
