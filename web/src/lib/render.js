@@ -1,7 +1,7 @@
 // Svelte actions that put sanitised HTML into an element. Streaming answers change many
 // times a second; re-parsing the whole Markdown on each event would starve the page, so
-// renders are batched to an animation frame and spaced by three times the last render's cost
-// (the page stays interactive at least ~75 % of the time whatever the answer's length).
+// renders are batched to an animation frame, spaced by three times the last render's cost,
+// and only the blocks that changed are parsed again.
 import { renderMarkdown } from './markdown.js';
 
 function addCopyButtons(node) {
@@ -49,6 +49,35 @@ function onCopyClick(event) {
   });
 }
 
+/**
+ * Splits Markdown into top-level blocks at blank lines outside code fences. While an answer
+ * streams only its changed (last) blocks are parsed again, so the cost of a render does not
+ * grow with the length of the answer.
+ */
+export function splitBlocks(text) {
+  const blocks = [];
+  let current = [];
+  let fence = '';
+  for (const line of text.split('\n')) {
+    const m = /^\s{0,3}(`{3,}|~{3,})/.exec(line);
+    if (m) {
+      if (!fence) fence = m[1][0];
+      else if (m[1][0] === fence) fence = '';
+    }
+    if (!fence && line.trim() === '' && current.length) {
+      blocks.push(current.join('\n'));
+      current = [];
+    } else if (fence || line.trim() !== '') {
+      current.push(line);
+    }
+  }
+  if (current.length) blocks.push(current.join('\n'));
+  return blocks;
+}
+
+/** Answers longer than this are not rendered once more as a whole when they end. */
+const WHOLE_RENDER_LIMIT = 60000;
+
 /** use:markdown={{ text, streaming }} */
 export function markdown(node, params) {
   let current = params;
@@ -56,24 +85,56 @@ export function markdown(node, params) {
   let notBefore = 0;
   let destroyed = false;
   let rendered = null;
+  /** Markdown of each child block while rendering block by block; null after a whole render. */
+  let blocks = null;
+
+  function renderWhole() {
+    node.innerHTML = renderMarkdown(current.text);
+    addCopyButtons(node);
+    blocks = null;
+  }
+
+  function renderBlocks() {
+    if (!blocks) {
+      node.textContent = '';
+      blocks = [];
+    }
+    const next = splitBlocks(current.text);
+    for (let i = 0; i < next.length; i++) {
+      if (blocks[i] === next[i]) continue;
+      let el = node.children[i];
+      if (!el) {
+        el = document.createElement('div');
+        el.className = 'md-block';
+        node.append(el);
+      }
+      el.innerHTML = renderMarkdown(next[i]);
+      addCopyButtons(el);
+      blocks[i] = next[i];
+    }
+    while (node.children.length > next.length) node.lastElementChild.remove();
+    blocks.length = next.length;
+  }
 
   function render() {
     queued = false;
-    if (destroyed || rendered === current.text) return;
+    if (destroyed) return;
+    const key = (current.streaming ? 's:' : 'w:') + current.text;
+    if (rendered === key) return;
     const t0 = performance.now();
-    rendered = current.text;
-    node.innerHTML = renderMarkdown(current.text);
-    addCopyButtons(node);
+    if (current.streaming || (blocks && current.text.length > WHOLE_RENDER_LIMIT)) renderBlocks();
+    else renderWhole();
+    rendered = key;
     const cost = performance.now() - t0;
     notBefore = performance.now() + cost * 3;
   }
 
   function schedule() {
-    if (!current.streaming) {
+    if (queued) return;
+    if (!current.streaming && !blocks) {
       render();
       return;
     }
-    if (queued) return;
     queued = true;
     const wait = Math.max(0, notBefore - performance.now());
     const go = () => requestAnimationFrame(render);
@@ -82,7 +143,8 @@ export function markdown(node, params) {
   }
 
   node.addEventListener('click', onCopyClick);
-  render();
+  if (current.streaming) schedule();
+  else render();
   return {
     update(p) {
       current = p;
