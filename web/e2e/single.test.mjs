@@ -43,3 +43,23 @@ test('single mode with a model: chat without signing in, thinking as a collapsib
   await page.getByText('Thought it through').waitFor();
   assert.deepEqual(problems, []);
 });
+
+test('single mode with single_token: the page asks for the token once and keeps it', async () => {
+  const secret = 'e2e-single-token-0123456789';
+  const stack = await startStack({ mode: 'single', model: false, extra: [`single_token: ${secret}`] });
+  cleanups.push(() => stack.stop());
+  const browser = await launch();
+  cleanups.push(() => browser.close());
+  const { page, problems } = await newPage(browser);
+  await page.goto(stack.baseURL + '/');
+  await page.getByLabel('Access token').fill('wrong-token-wrong-token');
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByText('That access token was not accepted.').waitFor();
+  await page.getByLabel('Access token').fill(secret);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('heading', { name: 'No model is configured yet' }).waitFor();
+  await page.reload();
+  await page.getByRole('heading', { name: 'No model is configured yet' }).waitFor();
+  assert.equal(await page.evaluate(() => localStorage.getItem('nanoclaw_token')), secret);
+  assert.deepEqual(problems, []);
+});
