@@ -97,10 +97,29 @@ test('regenerate an answer, delete a message, an error event', async () => {
   assert.match(await alert.textContent(), /LLM|mock|fail/i);
 });
 
+test('a long conversation: the newest 50 messages first, earlier ones on request', async () => {
+  const conv = (await api('POST', '/api/conversations', { title: 'Long one', model: 'mock' })).body.data;
+  for (let i = 1; i <= 26; i++) {
+    const r = await api('POST', `/api/conversations/${conv.id}/messages`, { text: `question ${i}` });
+    assert.equal(r.status, 200);
+  }
+  await page.goto(stack.baseURL + `/#/c/${conv.id}`);
+  await page.locator('.bubble', { hasText: 'question 26' }).waitFor();
+  assert.equal(await page.locator('article.message').count(), 50);
+  assert.equal(await page.locator('.bubble', { hasText: /^question 1$/ }).count(), 0);
+  await page.getByRole('button', { name: 'Load earlier messages' }).click();
+  await page.locator('.bubble', { hasText: /^question 1$/ }).waitFor();
+  assert.equal(await page.locator('article.message').count(), 52);
+  assert.equal(await page.getByRole('button', { name: 'Load earlier messages' }).count(), 0);
+  const first = await page.locator('article.message').first().textContent();
+  assert.match(first, /question 1\b/);
+});
+
 test('settings: system prompt, temperature and project binding are saved', async () => {
   const proj = await api('POST', '/api/projects', { name: 'bound', description: '' });
   assert.equal(proj.status, 200);
   const id = page.url().split('/c/')[1];
+  assert.ok(id);
   await page.getByRole('button', { name: '⚙ Settings' }).click();
   await page.getByLabel('System prompt').fill('Be brief.');
   await page.getByLabel('Max tokens').fill('2048');
@@ -170,5 +189,24 @@ test('a 20,000-token answer streams while the page keeps answering input', async
   await page.getByRole('button', { name: 'Send' }).waitFor({ timeout: 120000 });
   const text = await page.locator('article.assistant').last().locator('.md').textContent();
   assert.match(text, /tok19999/);
+  assert.deepEqual(problems, []);
+});
+
+test('keyboard: Shift+Enter is a new line, Enter sends, Escape closes the account menu', async () => {
+  const before = await page.locator('article.user').count();
+  const box = page.locator('#composer-input');
+  await box.fill('first line');
+  await box.press('Shift+Enter');
+  await box.pressSequentially('second line');
+  assert.equal(await box.inputValue(), 'first line\nsecond line');
+  assert.equal(await page.locator('article.user').count(), before);
+  await box.press('Enter');
+  await page.locator('.bubble', { hasText: 'first line\nsecond line' }).waitFor();
+  await page.getByRole('button', { name: 'Send' }).waitFor();
+
+  await page.getByRole('button', { name: /carol/ }).click();
+  await page.getByRole('menu').waitFor();
+  await page.keyboard.press('Escape');
+  await page.getByRole('menu').waitFor({ state: 'detached' });
   assert.deepEqual(problems, []);
 });
