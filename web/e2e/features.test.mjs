@@ -210,3 +210,24 @@ test('keyboard: Shift+Enter is a new line, Enter sends, Escape closes the accoun
   await page.getByRole('menu').waitFor({ state: 'detached' });
   assert.deepEqual(problems, []);
 });
+
+test('attachments: a text file goes with the message and is stored with it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nanoclaw-attach-'));
+  try {
+    writeFileSync(join(dir, 'notes.txt'), 'ATTACHED-CONTENT-XYZ\n');
+    const id = page.url().split('/c/')[1];
+    await page.locator('form.composer input[type=file]').setInputFiles(join(dir, 'notes.txt'));
+    await page.getByRole('list', { name: 'Attached files' }).getByText('notes.txt').waitFor();
+    await page.locator('#composer-input').fill('read this');
+    await page.locator('#composer-input').press('Enter');
+    await page.locator('article.user').last().getByText('📎 notes.txt').waitFor();
+    await page.getByRole('button', { name: 'Send' }).waitFor();
+    const msgs = (await api('GET', `/api/conversations/${id}/messages`)).body.data.items;
+    const mine = msgs.filter((m) => m.role === 'user').pop();
+    assert.equal(mine.text, 'read this');
+    assert.deepEqual(mine.attachments, [{ name: 'notes.txt', extension: 'txt', content: 'ATTACHED-CONTENT-XYZ\n' }]);
+    assert.deepEqual(problems, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
