@@ -138,6 +138,9 @@ test('projects: upload a folder, preview an image, search, new/rename/delete fil
   mkdirSync(join(dir, 'algo', 'src'), { recursive: true });
   writeFileSync(join(dir, 'algo', 'src', 'main.py'), 'def hello():\n    return "needle in a haystack"\n');
   writeFileSync(join(dir, 'algo', 'dot.png'), PNG);
+  // Untrusted content and names: shown as text, never interpreted.
+  writeFileSync(join(dir, 'algo', 'evil.html'), '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>\n');
+  writeFileSync(join(dir, 'algo', '<img src=x onerror=window.__pwned=3>.md'), 'name test\n');
   try {
     await page.goto(stack.baseURL + '/#/projects');
     await page.locator('input[webkitdirectory]').setInputFiles(join(dir, 'algo'));
@@ -149,6 +152,13 @@ test('projects: upload a folder, preview an image, search, new/rename/delete fil
     await img.waitFor();
     assert.match(await img.getAttribute('src'), /^blob:/);
     await page.waitForFunction(() => document.querySelector('img.preview').naturalWidth === 2);
+
+    await page.getByRole('button', { name: '📄 evil.html' }).click();
+    await page.locator('.file-view').getByText('window.__pwned=2').waitFor();
+    assert.equal(await page.locator('.file-view img, .file-view script').count(), 0);
+    await page.getByRole('button', { name: '📄 <img src=x onerror=window.__pwned=3>.md' }).click();
+    await page.locator('.file-view').getByText('name test').waitFor();
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
 
     await page.getByRole('button', { name: '▸ 📁 src' }).click();
     await page.getByRole('button', { name: '📄 main.py' }).click();

@@ -155,8 +155,8 @@ export async function launch() {
 }
 
 /** A page that records console errors, page errors and dialogs (tests assert none). */
-export async function newPage(browser, { width = 1280, height = 800 } = {}) {
-  const context = await browser.newContext({ viewport: { width, height } });
+export async function newPage(browser, { width = 1280, height = 800, colorScheme = 'light' } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, colorScheme });
   const page = await context.newPage();
   page.setDefaultTimeout(15000);
   const problems = [];

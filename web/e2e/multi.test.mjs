@@ -200,7 +200,7 @@ test('usage chart and a phone-sized screen', async () => {
   await page.locator('.chart canvas').waitFor();
   await page.locator('.model-row', { hasText: 'mock' }).waitFor();
   await shot(page, 'usage');
-  const phone = await newPage(browser, { width: 375, height: 740 });
+  const phone = await newPage(browser, { width: 375, height: 740, colorScheme: 'dark' });
   const token = await page.evaluate(() => localStorage.getItem('nanoclaw_token'));
   await phone.page.goto(stack.baseURL + '/');
   await phone.page.evaluate((t) => localStorage.setItem('nanoclaw_token', t), token);
@@ -211,6 +211,9 @@ test('usage chart and a phone-sized screen', async () => {
   const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone`);
   await shot(phone.page, 'phone-chat');
+  // the system's dark preference gives the dark theme
+  const bg = await phone.page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(bg, 'rgb(15, 17, 21)');
   assert.deepEqual(phone.problems, []);
   assert.deepEqual(problems, []);
 });
