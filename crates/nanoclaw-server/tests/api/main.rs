@@ -16,6 +16,7 @@ mod cli;
 mod concurrency;
 mod cross_site;
 mod db_outage;
+mod hostile_paths;
 mod import;
 mod input_validation;
 mod legacy_and_interop;
