@@ -23,6 +23,11 @@ use crate::metrics::{HTTP_DURATION, HTTP_IN_FLIGHT, HTTP_REQUESTS};
 /// Route label of requests that matched no route (the raw path would be unbounded).
 const UNMATCHED: &str = "unmatched";
 
+/// Route label a response of the router's fallback gives itself (the web interface's files),
+/// as a response extension: a fallback has no matched route, and its raw path is unbounded.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteLabel(pub &'static str);
+
 /// Adds [`HttpMetrics`] to every route.
 #[derive(Clone)]
 pub struct HttpMetricsLayer {
@@ -188,7 +193,15 @@ where
         let this = self.project();
         let result = ready!(this.inner.poll(cx));
         if let (Ok(response), Some(p)) = (&result, this.pending.take()) {
-            let route = p.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+            let route = p.route.as_ref().map_or_else(
+                || {
+                    response
+                        .extensions()
+                        .get::<RouteLabel>()
+                        .map_or(UNMATCHED, |l| l.0)
+                },
+                MatchedPath::as_str,
+            );
             p.shared
                 .record(route, p.method, response.status().as_u16(), p.started);
         }

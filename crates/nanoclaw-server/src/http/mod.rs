@@ -13,6 +13,7 @@ pub mod path;
 pub mod request_id;
 pub mod request_scope;
 pub mod routes;
+pub mod ui;
 pub mod views;
 
 use std::time::Duration;
@@ -74,7 +75,8 @@ pub fn service(state: AppState) -> HttpService {
     let mut router = api
         .merge(openapi::docs_router(doc))
         .merge(health)
-        .fallback(|| async { AppError::NotFound("Not found".into()) })
+        // The web interface (not API: no OpenAPI entry); unknown `/api/…` paths stay JSON 404s.
+        .fallback(ui::fallback)
         // Without configured origins there is no CORS layer; a preflight is still answered
         // (204, no CORS headers: the browser then keeps the API same-origin).
         .method_not_allowed_fallback(|method: Method| async move {

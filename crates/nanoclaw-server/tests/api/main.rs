@@ -35,5 +35,6 @@ mod secret;
 mod sessions;
 mod single_mode;
 mod single_safety;
+mod ui;
 mod user_cli;
 mod write_bounds;
