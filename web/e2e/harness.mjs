@@ -129,6 +129,8 @@ export async function startStack({ mode = 'multi', model = true, extra = [] } = 
   const server = await startNanoclaw({ mode, model: mock && mock.url, extra });
   const direct = await servesUi(server.url);
   const proxy = direct ? null : await startProxy(server.url);
+  // Direct: the binary's own copy of the UI (embedded when it was built); proxy: web/dist now.
+  console.log(`# e2e: UI ${direct ? 'served by nanoclaw itself' : 'from web/dist through the test proxy'}`);
   const baseURL = direct ? server.url : proxy.url;
   return {
     baseURL,
