@@ -7,6 +7,8 @@ use nanoclaw_core::Config;
 use crate::tool::Tool;
 
 pub mod calculator;
+pub mod crawl_batch;
+pub mod fetch_page;
 pub mod file_delete;
 pub mod file_exists;
 pub mod file_list;
@@ -14,6 +16,7 @@ pub mod file_mkdir;
 pub mod file_read;
 pub mod file_write;
 pub mod files;
+pub mod web_search;
 
 /// The built-in tools in the registration order of tools.md §1 (the order of `GET /api/tools`
 /// and of the `tools` array sent to the model). Adding a tool: one file, one line here; a tool
@@ -21,8 +24,10 @@ pub mod files;
 /// without settings it lacks is left out here. The `tools:` switches are applied by
 /// [`crate::ToolRegistry::from_config`].
 pub fn builtin(config: &Config) -> Vec<Arc<dyn Tool>> {
-    let _ = config;
-    vec![
+    let fetcher = fetch_page::fetcher(config);
+    let mut tools: Vec<Arc<dyn Tool>> = vec![
+        Arc::new(fetch_page::FetchPage::new(fetcher.clone())),
+        Arc::new(crawl_batch::CrawlBatch::new(fetcher)),
         Arc::new(calculator::Calculator),
         Arc::new(file_read::FileRead),
         Arc::new(file_write::FileWrite),
@@ -30,5 +35,15 @@ pub fn builtin(config: &Config) -> Vec<Arc<dyn Tool>> {
         Arc::new(file_list::FileList),
         Arc::new(file_exists::FileExists),
         Arc::new(file_mkdir::FileMkdir),
-    ]
+    ];
+    // web_search (only with a configured backend) goes right before fetch_page.
+    match web_search::WebSearch::from_config(config) {
+        Ok(Some(tool)) => {
+            let at = tools.iter().position(|t| t.name() == "fetch_page");
+            tools.insert(at.unwrap_or(0), Arc::new(tool));
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "web_search is left out"),
+    }
+    tools
 }

@@ -6,6 +6,7 @@
 
 mod expand;
 mod serde_helpers;
+mod web;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use yaml_serde::{Mapping, Value};
 pub use expand::expand;
 pub use ipnet::IpNet;
 pub use serde_helpers::{REDACTED, redact_url};
+pub use web::{FetchConfig, NetRule, SearchBackend, WebSearchConfig};
 
 use crate::secret::Secret;
 use serde_helpers::{
@@ -86,6 +88,8 @@ const KNOWN_KEYS: &[&str] = &[
     "file_max_bytes",
     "user_quota_bytes",
     "search_max_results",
+    "fetch",
+    "web_search",
 ];
 
 /// A configuration problem, naming the key and never showing its value (it may be a secret).
@@ -457,6 +461,10 @@ pub struct Config {
     pub search_max_results: u64,
     /// Which built-in tools are offered (`tools:` section).
     pub tools: ToolsConfig,
+    /// Limits and address policy of `fetch_page`/`crawl_batch` (`fetch:` section).
+    pub fetch: FetchConfig,
+    /// The backend of `web_search` (`web_search:` section; none: no such tool).
+    pub web_search: WebSearchConfig,
 }
 
 impl Default for Config {
@@ -507,6 +515,8 @@ impl Default for Config {
             user_quota_bytes: 10 * GIB,
             search_max_results: 200,
             tools: ToolsConfig::default(),
+            fetch: FetchConfig::default(),
+            web_search: WebSearchConfig::default(),
         }
     }
 }
@@ -622,6 +632,7 @@ impl Config {
         if self.backend_host.trim().is_empty() {
             return Err(key_err("backend_host", "must not be empty"));
         }
+        web::validate(&self.fetch, &self.web_search)?;
         // Every count and duration is bounded, so that no value can overflow a computation or
         // make a request fail later (after a row was written).
         for (key, value, min, max) in [
