@@ -241,3 +241,37 @@ test('attachments: a text file goes with the message and is stored with it', asy
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('account: end another session; change the password with the current one', async () => {
+  const other = await stack.api('POST', '/api/auth/login', { username: 'carol', password: PASSWORD });
+  assert.equal(other.status, 200);
+  const otherToken = other.body.data.token;
+  await page.goto(stack.baseURL + '/#/account');
+  const rows = page.locator('section', { hasText: 'Sessions' }).locator('tbody tr');
+  await page.getByText('this device', { exact: true }).waitFor();
+  assert.ok((await rows.count()) >= 2);
+  const before = await rows.count();
+  const ended = page.waitForResponse((r) => r.url().includes('/api/auth/sessions/') && r.request().method() === 'DELETE');
+  const relisted = page.waitForResponse((r) => r.url().endsWith('/api/auth/sessions') && r.request().method() === 'GET');
+  await rows.filter({ hasNotText: 'this device' }).first().getByRole('button', { name: 'End' }).click();
+  assert.equal((await ended).status(), 200);
+  await relisted;
+  await page.waitForFunction((n) => document.querySelectorAll('section tbody tr').length < n + 2, before);
+  // the ended session's token no longer works
+  assert.equal((await stack.api('GET', '/api/auth/profile', undefined, otherToken)).status, 401);
+
+  const form = page.locator('section', { hasText: 'Change password' });
+  await form.getByLabel('Current password').fill('not-the-password-at-all');
+  await form.getByLabel('New password').fill('another-long-passphrase-88');
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await form.locator('.field-error').waitFor();
+  await form.getByLabel('Current password').fill(PASSWORD);
+  await form.getByRole('button', { name: 'Change password' }).click();
+  await form.getByText('Password changed.').waitFor();
+  // the page got a fresh token for this session and keeps working after a reload
+  await page.reload();
+  await page.getByRole('heading', { name: 'Account' }).waitFor();
+  assert.equal((await stack.api('POST', '/api/auth/login', { username: 'carol', password: PASSWORD })).status, 401);
+  assert.equal((await stack.api('POST', '/api/auth/login', { username: 'carol', password: 'another-long-passphrase-88' })).status, 200);
+  assert.deepEqual(problems, []);
+});

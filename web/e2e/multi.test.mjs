@@ -189,6 +189,10 @@ test('account: API key secret shown once; sign out and sign in again', async () 
   await page.getByRole('button', { name: 'Sign out this device' }).click();
   await page.getByText('Signed out.').waitFor();
   await page.getByLabel('Username').fill('alice');
+  await page.getByLabel('Password').fill('wrong-password-entirely');
+  await page.getByRole('button', { name: 'Sign in' }).last().click();
+  await page.locator('#err-password', { hasText: 'Invalid username or password' }).waitFor();
+  assert.equal(await page.getByText('You have been signed out').count(), 0);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).last().click();
   await page.getByRole('link', { name: 'Admin' }).waitFor();

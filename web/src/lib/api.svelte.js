@@ -56,7 +56,7 @@ function credentialsGone() {
   }
 }
 
-async function errorFrom(res) {
+async function errorFrom(res, keepSession = false) {
   let message = `HTTP ${res.status}`;
   try {
     const body = await res.json();
@@ -64,13 +64,16 @@ async function errorFrom(res) {
   } catch {
     /* not JSON: keep the status line */
   }
-  if (res.status === 401 || (res.status === 403 && message === 'Account is disabled')) credentialsGone();
+  // A 401 means the credentials are gone — except where it judges a password typed into a
+  // form (sign-in, "current password"): the caller shows that in place.
+  if (!keepSession && (res.status === 401 || (res.status === 403 && message === 'Account is disabled'))) credentialsGone();
   return new ApiError(res.status, message);
 }
 
 /**
  * Sends a request. `body`: a plain object (sent as JSON) or FormData.
  * Resolves with the envelope's `data` (or the whole body when it has no `data`).
+ * `opts.keepSession`: a 401 is the form's error, not a sign-out.
  */
 export async function api(method, path, body, opts = {}) {
   const init = { method, headers: headers(), signal: opts.signal };
@@ -87,7 +90,7 @@ export async function api(method, path, body, opts = {}) {
     if (e && e.name === 'AbortError') throw e;
     throw new ApiError(0, 'Cannot reach the server. Check your connection and try again.');
   }
-  if (!res.ok) throw await errorFrom(res);
+  if (!res.ok) throw await errorFrom(res, !!opts.keepSession);
   if (opts.raw) return res;
   let json;
   try {
