@@ -199,6 +199,12 @@ impl Workspace {
         &self.inner.stored
     }
 
+    /// Absolute host path of the project directory, for handing the whole folder to an OS
+    /// sandbox (`execute_python` mounts it); file access itself goes through this handle.
+    pub fn host_path(&self) -> &std::path::Path {
+        &self.inner.abs
+    }
+
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
         &self.inner.limits

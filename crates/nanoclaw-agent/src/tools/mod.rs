@@ -8,6 +8,7 @@ use crate::tool::Tool;
 
 pub mod calculator;
 pub mod crawl_batch;
+pub mod execute_python;
 pub mod fetch_page;
 pub mod file_delete;
 pub mod file_exists;
@@ -26,6 +27,7 @@ pub mod web_search;
 pub fn builtin(config: &Config) -> Vec<Arc<dyn Tool>> {
     let fetcher = fetch_page::fetcher(config);
     let mut tools: Vec<Arc<dyn Tool>> = vec![
+        Arc::new(execute_python::ExecutePython::new(&config.code_execution)),
         Arc::new(fetch_page::FetchPage::new(fetcher.clone())),
         Arc::new(crawl_batch::CrawlBatch::new(fetcher)),
         Arc::new(calculator::Calculator),

@@ -300,6 +300,37 @@ pub struct CodeExecutionConfig {
     pub default_strictness: String,
     /// Extra importable modules per level.
     pub extra_allowed_modules: BTreeMap<String, Vec<String>>,
+    /// The most permissive level the model may ask for; a more permissive request runs at
+    /// this level (the result names the level used). Default `standard`: no `lenient`.
+    #[serde(deserialize_with = "lenient_string")]
+    pub max_strictness: String,
+    /// The Python interpreter; unset = the first `python3` on `PATH`.
+    pub python: Option<String>,
+    /// How the conversation's project folder appears at `/project` in the sandbox.
+    pub project_mount: ProjectMountMode,
+    /// Address-space limit (`RLIMIT_AS`) of each sandbox process, MiB.
+    pub memory_mb: u64,
+    /// Processes and threads alive at once in one run.
+    pub max_processes: u32,
+    /// Largest file a run may write (`RLIMIT_FSIZE`), MiB.
+    pub max_file_mb: u64,
+    /// Size of the run's private `/tmp` (a tmpfs), MiB.
+    pub scratch_mb: u64,
+    /// Cap on each of stdout and stderr, bytes (a note is appended when cut).
+    pub max_output_bytes: usize,
+}
+
+/// `code_execution.project_mount`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProjectMountMode {
+    /// No project folder in the sandbox.
+    None,
+    /// Mounted read-only (the default).
+    #[default]
+    ReadOnly,
+    /// Mounted read-write: code may change the project's files.
+    ReadWrite,
 }
 
 impl Default for CodeExecutionConfig {
@@ -307,6 +338,14 @@ impl Default for CodeExecutionConfig {
         Self {
             default_strictness: "standard".into(),
             extra_allowed_modules: BTreeMap::new(),
+            max_strictness: "standard".into(),
+            python: None,
+            project_mount: ProjectMountMode::ReadOnly,
+            memory_mb: 512,
+            max_processes: 32,
+            max_file_mb: 16,
+            scratch_mb: 64,
+            max_output_bytes: 64 * 1024,
         }
     }
 }
@@ -705,6 +744,43 @@ impl Config {
                 "code_execution.default_strictness",
                 format!("must be one of {}", LEVELS.join(", ")),
             ));
+        }
+        if !LEVELS.contains(&self.code_execution.max_strictness.as_str()) {
+            return Err(key_err(
+                "code_execution.max_strictness",
+                format!("must be one of {}", LEVELS.join(", ")),
+            ));
+        }
+        for (key, value, min) in [
+            (
+                "code_execution.memory_mb",
+                self.code_execution.memory_mb,
+                64,
+            ),
+            (
+                "code_execution.max_processes",
+                u64::from(self.code_execution.max_processes),
+                4,
+            ),
+            (
+                "code_execution.max_file_mb",
+                self.code_execution.max_file_mb,
+                1,
+            ),
+            (
+                "code_execution.scratch_mb",
+                self.code_execution.scratch_mb,
+                1,
+            ),
+            (
+                "code_execution.max_output_bytes",
+                self.code_execution.max_output_bytes as u64,
+                1024,
+            ),
+        ] {
+            if value < min {
+                return Err(key_err(key, format!("must be at least {min}")));
+            }
         }
         for level in self.code_execution.extra_allowed_modules.keys() {
             if !LEVELS.contains(&level.as_str()) {

@@ -589,3 +589,41 @@ fn serde_messages_lose_their_values() {
         assert_eq!(without_value(message), want);
     }
 }
+
+#[test]
+fn code_execution_sandbox_keys() {
+    let c = load(None, &[]).unwrap().config;
+    let ce = &c.code_execution;
+    assert_eq!(ce.max_strictness, "standard");
+    assert_eq!(ce.project_mount, ProjectMountMode::ReadOnly);
+    assert_eq!(ce.python, None);
+    assert_eq!(
+        (ce.memory_mb, ce.max_processes, ce.max_file_mb),
+        (512, 32, 16)
+    );
+    assert_eq!((ce.scratch_mb, ce.max_output_bytes), (64, 65536));
+    let c = load(
+        Some("code_execution:\n  default_strictness: strict\n  max_strictness: lenient\n  python: /usr/bin/python3\n  project_mount: read_write\n  memory_mb: 1024\n  max_processes: 8\n"),
+        &[],
+    )
+    .unwrap()
+    .config;
+    let ce = &c.code_execution;
+    assert_eq!(ce.max_strictness, "lenient");
+    assert_eq!(ce.python.as_deref(), Some("/usr/bin/python3"));
+    assert_eq!(ce.project_mount, ProjectMountMode::ReadWrite);
+    assert_eq!((ce.memory_mb, ce.max_processes), (1024, 8));
+    assert_eq!(
+        load(Some("code_execution: {project_mount: none}"), &[])
+            .unwrap()
+            .config
+            .code_execution
+            .project_mount,
+        ProjectMountMode::None
+    );
+    assert!(
+        err("code_execution: {max_strictness: yolo}").contains("`code_execution.max_strictness`")
+    );
+    assert!(err("code_execution: {project_mount: rw}").contains("code_execution"));
+    assert!(err("code_execution: {max_processes: 1}").contains("`code_execution.max_processes`"));
+}

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 
 /// A multi-mode server whose one model is the mock (plus `extra` config).
-async fn chat_app(mock: &MockLlm, extra: &str) -> TestApp {
+pub(crate) async fn chat_app(mock: &MockLlm, extra: &str) -> TestApp {
     spawn_app(&format!(
         "{MULTI}models:\n  - {{id: mock-model, name: Mock, api_url: '{}', api_key: test-key}}\n{extra}",
         mock.url()
@@ -17,7 +17,7 @@ async fn chat_app(mock: &MockLlm, extra: &str) -> TestApp {
 }
 
 /// A conversation of the caller; returns its id.
-async fn conversation(app: &TestApp, token: &str, body: Value) -> String {
+pub(crate) async fn conversation(app: &TestApp, token: &str, body: Value) -> String {
     let (s, b) = app
         .call("POST", "/api/conversations", Some(token), Some(body))
         .await;
@@ -26,7 +26,7 @@ async fn conversation(app: &TestApp, token: &str, body: Value) -> String {
 }
 
 /// The events of a finished stream as `(name, data)`.
-fn parse_events(text: &str) -> Vec<(String, Value)> {
+pub(crate) fn parse_events(text: &str) -> Vec<(String, Value)> {
     text.split("\n\n")
         .filter(|e| !e.is_empty())
         .map(|e| {
@@ -46,7 +46,7 @@ fn parse_events(text: &str) -> Vec<(String, Value)> {
 }
 
 /// POSTs `body` to `path` and reads the whole answer: `(status, events or the error body)`.
-async fn stream(
+pub(crate) async fn stream(
     app: &TestApp,
     token: &str,
     path: &str,
@@ -73,7 +73,7 @@ async fn stream(
     (status, parse_events(&text), Value::Null)
 }
 
-async fn send(
+pub(crate) async fn send(
     app: &TestApp,
     token: &str,
     id: &str,
@@ -88,7 +88,7 @@ async fn send(
     .await
 }
 
-async fn messages(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
+pub(crate) async fn messages(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
     let (s, b) = app
         .call(
             "GET",
