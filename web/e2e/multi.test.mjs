@@ -170,6 +170,45 @@ test('admin disables a user, who is then signed out', async () => {
   await page.locator('table').last().locator('tbody tr').first().waitFor();
 });
 
+test('admin: create a user, change the role, issue a reset token, delete; filter the audit log', async () => {
+  const { page, problems } = admin;
+  await page.goto(stack.baseURL + '/#/admin');
+  const create = page.locator('form.inline-form').first();
+  await create.getByLabel('Username').fill('erin');
+  await create.getByLabel('Password').fill(PASSWORD);
+  await create.getByRole('button', { name: 'Create' }).click();
+  const row = page.locator('tr[data-user="erin"]');
+  await row.waitFor();
+  const patched = page.waitForResponse((r) => r.url().includes('/api/admin/users/') && r.request().method() === 'PATCH');
+  await row.getByLabel('Role of erin').selectOption('admin');
+  assert.equal((await patched).status(), 200);
+  const token = await page.evaluate(() => localStorage.getItem('nanoclaw_token'));
+  const users = (await stack.api('GET', '/api/admin/users?limit=100', undefined, token)).body.data.items;
+  assert.equal(users.find((u) => u.username === 'erin').role, 'admin');
+
+  await row.getByRole('button', { name: 'Reset token' }).click();
+  await page.locator('.secret', { hasText: 'Reset token for erin' }).waitFor();
+  assert.ok((await page.locator('.secret .secret-value').textContent()).length >= 16);
+  await page.getByRole('button', { name: 'Done' }).click();
+
+  await row.getByRole('button', { name: 'Delete' }).click();
+  await row.getByRole('button', { name: 'Confirm delete' }).click();
+  await row.waitFor({ state: 'detached' });
+  const after = (await stack.api('GET', '/api/admin/users?limit=100', undefined, token)).body.data.items;
+  assert.equal(after.some((u) => u.username === 'erin'), false);
+
+  const audit = page.locator('section', { hasText: 'Audit log' });
+  await audit.getByLabel('Action').fill('register');
+  const filtered = page.waitForResponse((r) => r.url().includes('/api/admin/audit') && r.url().includes('action=register'));
+  await audit.getByRole('button', { name: 'Filter' }).click();
+  await filtered;
+  await audit.locator('tbody tr td:nth-child(2)', { hasText: 'register' }).first().waitFor();
+  const actions = await audit.locator('tbody tr td:nth-child(2)').allTextContents();
+  assert.ok(actions.length >= 2, `register entries: ${actions}`);
+  assert.ok(actions.every((a) => a === 'register'), actions.join(','));
+  assert.deepEqual(problems, []);
+});
+
 test('account: API key secret shown once; sign out and sign in again', async () => {
   const { page } = admin;
   await page.goto(stack.baseURL + '/#/account');
