@@ -188,8 +188,24 @@ test('admin: create a user, change the role, issue a reset token, delete; filter
 
   await row.getByRole('button', { name: 'Reset token' }).click();
   await page.locator('.secret', { hasText: 'Reset token for erin' }).waitFor();
-  assert.ok((await page.locator('.secret .secret-value').textContent()).length >= 16);
+  const resetToken = (await page.locator('.secret .secret-value').textContent()).trim();
+  assert.ok(resetToken.length >= 16);
   await page.getByRole('button', { name: 'Done' }).click();
+
+  // erin uses it on the sign-in screen, then signs in with the new password
+  const erin = await newPage(browser);
+  await erin.page.goto(stack.baseURL + '/');
+  await erin.page.getByRole('tab', { name: 'Reset password' }).click();
+  await erin.page.getByLabel('Reset token').fill(resetToken);
+  await erin.page.getByLabel('New password').fill('erin-fresh-passphrase-2026');
+  await erin.page.getByRole('button', { name: 'Set new password' }).click();
+  await erin.page.getByText('Password changed. Sign in with the new one.').waitFor();
+  await erin.page.getByLabel('Username').fill('erin');
+  await erin.page.getByLabel('Password').fill('erin-fresh-passphrase-2026');
+  await erin.page.getByRole('button', { name: 'Sign in' }).last().click();
+  await erin.page.getByRole('link', { name: 'Admin' }).waitFor();
+  assert.deepEqual(erin.problems, []);
+  await erin.context.close();
 
   await row.getByRole('button', { name: 'Delete' }).click();
   await row.getByRole('button', { name: 'Confirm delete' }).click();
