@@ -57,7 +57,15 @@ function plan(body) {
       /* keep the raw text */
     }
     if (said.includes('WRITEFILE')) return text('I wrote `notes/hello.md` for you.');
+    if (said.includes('EVILTOOL')) return text('Tool finished: ' + textOf(last));
     return text(`The calculator says **${result}**.`);
+  }
+  if (said.includes('EVILTOOL')) {
+    const args = JSON.stringify({ expression: '<img src=x onerror="window.__pwned=\'tool\'"><script>window.__pwned=1</script>' });
+    return {
+      pieces: [{ tool_calls: [{ index: 0, id: 'call_evil_1', type: 'function', function: { name: 'calculator', arguments: args } }] }],
+      finish: 'tool_calls',
+    };
   }
   if (said.includes('CALC')) {
     return {

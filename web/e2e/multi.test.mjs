@@ -132,6 +132,15 @@ test('hostile answer: nothing in it runs', async () => {
   await answer.getByText('raw anchor').click();
   assert.equal(await page.evaluate(() => window.__pwned), undefined);
   assert.ok(await answer.textContent().then((t) => t.includes('<script>window.__pwned = "script"</script>')), 'raw HTML is shown as text');
+
+  // hostile tool arguments and results, and an answer quoting them
+  await send(page, 'EVILTOOL run it');
+  await page.getByText('Tool finished:').waitFor();
+  const toolAnswer = page.locator('article.assistant').last();
+  await toolAnswer.locator('details.step.tool summary').click();
+  await toolAnswer.locator('details.step.tool').getByText('onerror', { exact: false }).first().waitFor();
+  assert.equal(await toolAnswer.locator('img, script, svg, iframe, [onerror]').count(), 0);
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
   assert.deepEqual(problems, []);
 });
 
