@@ -751,35 +751,41 @@ impl Config {
                 format!("must be one of {}", LEVELS.join(", ")),
             ));
         }
-        for (key, value, min) in [
+        const MIB_MAX: u64 = 64 * 1024;
+        for (key, value, min, max) in [
             (
                 "code_execution.memory_mb",
                 self.code_execution.memory_mb,
                 64,
+                MIB_MAX,
             ),
             (
                 "code_execution.max_processes",
                 u64::from(self.code_execution.max_processes),
                 4,
+                4096,
             ),
             (
                 "code_execution.max_file_mb",
                 self.code_execution.max_file_mb,
                 1,
+                MIB_MAX,
             ),
             (
                 "code_execution.scratch_mb",
                 self.code_execution.scratch_mb,
                 1,
+                MIB_MAX,
             ),
             (
                 "code_execution.max_output_bytes",
                 self.code_execution.max_output_bytes as u64,
                 1024,
+                16 * 1024 * 1024,
             ),
         ] {
-            if value < min {
-                return Err(key_err(key, format!("must be at least {min}")));
+            if !(min..=max).contains(&value) {
+                return Err(key_err(key, format!("must be between {min} and {max}")));
             }
         }
         for level in self.code_execution.extra_allowed_modules.keys() {

@@ -626,4 +626,9 @@ fn code_execution_sandbox_keys() {
     );
     assert!(err("code_execution: {project_mount: rw}").contains("code_execution"));
     assert!(err("code_execution: {max_processes: 1}").contains("`code_execution.max_processes`"));
+    assert!(err("code_execution: {memory_mb: 65537}").contains("`code_execution.memory_mb`"));
+    assert!(
+        err("code_execution: {max_output_bytes: 100}")
+            .contains("`code_execution.max_output_bytes`")
+    );
 }
