@@ -79,7 +79,27 @@ pub struct Page {
 
 impl Page {
     /// Parses an HTML document.
+    ///
+    /// The HTML5 tree builder scans its stack of open elements for many tags, so a page
+    /// nesting hundreds of thousands of elements (2 MiB of `<div>`) takes quadratic time. Such
+    /// a page is reduced to its tag-stripped text first (no links or title then).
     pub fn parse(html: &str) -> Self {
+        if nesting_estimate(html) > MAX_NESTING {
+            let text = linear_text(html);
+            let mut doc = String::with_capacity(text.len() + 32);
+            doc.push_str("<html><body><pre>");
+            for c in text.chars() {
+                match c {
+                    '<' => doc.push_str("&lt;"),
+                    '&' => doc.push_str("&amp;"),
+                    c => doc.push(c),
+                }
+            }
+            doc.push_str("</pre></body></html>");
+            return Self {
+                doc: Html::parse_document(&doc),
+            };
+        }
         Self {
             doc: Html::parse_document(html),
         }
@@ -220,6 +240,99 @@ impl Page {
     }
 }
 
+/// Deepest element nesting parsed as a tree; deeper pages are reduced to text first.
+const MAX_NESTING: usize = 1500;
+
+/// Elements not counted for nesting: those without an end tag, and those whose end tag may be
+/// left out (a page of unclosed `<li>`s or `<p>`s is flat, the parser closes them itself).
+const VOID: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr", "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead",
+    "tbody", "tfoot", "colgroup", "rt", "rp",
+];
+
+/// The deepest run of start tags over end tags (void and self-closed tags not counted): an
+/// upper bound of the tree's depth, give or take implied end tags.
+fn nesting_estimate(html: &str) -> usize {
+    let bytes = html.as_bytes();
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut i = 0;
+    while let Some(off) = bytes[i..].iter().position(|&b| b == b'<') {
+        i += off + 1;
+        match bytes.get(i) {
+            Some(b'/') => depth = depth.saturating_sub(1),
+            Some(b) if b.is_ascii_alphabetic() => {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| !b.is_ascii_alphanumeric())
+                    .map_or(bytes.len(), |e| i + e);
+                let name = html[i..end].to_ascii_lowercase();
+                let close = bytes[end..]
+                    .iter()
+                    .position(|&b| b == b'>')
+                    .map(|e| end + e);
+                let self_closed = close.is_some_and(|c| c > 0 && bytes[c - 1] == b'/');
+                if !VOID.contains(&name.as_str()) && !self_closed {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+            }
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Text of a page without parsing it as a tree: tags dropped (block-ish ones become line
+/// breaks), `script`/`style` contents skipped, a few entities decoded.
+fn linear_text(html: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    let mut out = String::with_capacity(html.len() / 2);
+    let mut unclosed = [false; 2];
+    let mut i = 0;
+    while i < html.len() {
+        let Some(off) = html[i..].find('<') else {
+            out.push_str(&html[i..]);
+            break;
+        };
+        out.push_str(&html[i..i + off]);
+        i += off;
+        let end = html[i..].find('>').map_or(html.len(), |e| i + e + 1);
+        let tag = &lower[i..end];
+        let mut skip_to = None;
+        for (k, name) in ["script", "style"].iter().enumerate() {
+            // Once an end tag is missing, later searches would be missing it too: remembering
+            // that keeps a page of unclosed `<script>`s linear.
+            if !unclosed[k] && tag.starts_with(&format!("<{name}")) {
+                match lower[end..].find(&format!("</{name}")) {
+                    Some(e) => skip_to = Some(end + e),
+                    None => unclosed[k] = true,
+                }
+            }
+        }
+        out.push('\n');
+        i = skip_to.unwrap_or(end);
+    }
+    let decoded = out
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    let mut text = String::new();
+    for line in decoded.lines() {
+        let line = collapse(line);
+        if !line.is_empty() {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&line);
+        }
+    }
+    text
+}
+
 fn is_hidden(el: &scraper::node::Element) -> bool {
     el.attr("hidden").is_some()
         || el
@@ -298,6 +411,22 @@ line 2</pre>
         );
         assert_eq!(links[0].text, "Home");
         assert_eq!(page.links(&base, 1).len(), 1);
+    }
+
+    #[test]
+    fn pathological_nesting_is_reduced_to_text() {
+        // 2 MiB of open tags: parsed as a tree this takes minutes.
+        let html = "<div>".repeat(400_000) + "deep <b>text</b><script>x()</script>";
+        assert!(nesting_estimate(&html) > MAX_NESTING);
+        let page = Page::parse(&html);
+        assert_eq!(page.text(), "deep\ntext");
+        assert!(nesting_estimate(PAGE) < 10);
+        let unclosed = "<script>".repeat(200_000);
+        assert_eq!(linear_text(&unclosed), "");
+        assert_eq!(
+            nesting_estimate("<div><br><img src=x/><input/><p>a<li>b</div>"),
+            1
+        );
     }
 
     #[test]
