@@ -38,4 +38,5 @@ mod single_mode;
 mod single_safety;
 mod ui;
 mod user_cli;
+mod web_tools;
 mod write_bounds;
