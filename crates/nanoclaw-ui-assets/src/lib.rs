@@ -3,7 +3,8 @@
 //! script made. No HTTP here: the server's `http::ui` module serves these.
 //!
 //! Debug builds embed too (rust-embed's `debug-embed`), so tests serve exactly what a release
-//! binary serves; a change under `web/dist` rebuilds only this crate and relinks.
+//! binary serves. A change under `web/dist` reruns the build script and rebuilds this crate
+//! (and, as cargo does for any rebuilt dependency, the server crate).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
