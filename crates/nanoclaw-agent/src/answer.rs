@@ -12,9 +12,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::assemble::ToolCallAssembler;
 use crate::executor::ToolExecutor;
+use crate::hooks::{
+    AnswerHooks, RoundCallback, RoundReport, SubAgentRunner, SubAgentTask, UsageMeter,
+};
 use crate::registry::ToolRegistry;
 use crate::step::{Step, StepKind};
-use crate::tool::ToolContext;
+use crate::tool::{BoxFuture, ToolContext};
 
 /// The error text when the model still wants tools after the last allowed round (chat.md §10).
 pub const EXHAUSTED_MESSAGE: &str = "Exceeded maximum tool call iterations";
@@ -236,6 +239,8 @@ struct Run<'a> {
     prompt_tokens: u64,
     completion_tokens: u64,
     tool_calls: Vec<Value>,
+    /// Tokens the answer's tools spent (sub-agents), added to the totals at the end.
+    tool_usage: Arc<UsageMeter>,
 }
 
 impl Run<'_> {
@@ -407,12 +412,13 @@ impl Run<'_> {
     }
 
     fn outcome(self, text: String, end: End) -> AnswerOutcome {
+        let (tool_prompt, tool_completion) = self.tool_usage.get();
         AnswerOutcome {
             steps: self.steps,
             text,
             tool_calls: self.tool_calls,
-            prompt_tokens: self.prompt_tokens,
-            completion_tokens: self.completion_tokens,
+            prompt_tokens: self.prompt_tokens + tool_prompt,
+            completion_tokens: self.completion_tokens + tool_completion,
             end,
         }
     }
@@ -458,6 +464,40 @@ impl Agent {
         steps: mpsc::Sender<Step>,
         cancel: CancellationToken,
     ) -> AnswerOutcome {
+        self.run_loop(request, steps, cancel, None).await
+    }
+
+    /// The loop of [`Agent::run_answer`]; `sub` set runs it as a sub-agent (its own tool set,
+    /// round limit and report, no tools on the last round, no sub-agents of its own).
+    async fn run_loop(
+        &self,
+        request: AnswerRequest,
+        steps: mpsc::Sender<Step>,
+        cancel: CancellationToken,
+        sub: Option<SubLoop>,
+    ) -> AnswerOutcome {
+        let registry = match &sub {
+            Some(sub) => Arc::clone(&sub.registry),
+            None => Arc::clone(&self.registry),
+        };
+        let max_iterations = match &sub {
+            Some(sub) => sub.max_iterations,
+            None => self.settings.max_iterations,
+        }
+        .max(1);
+        let (progress_tx, mut progress) = mpsc::unbounded_channel::<String>();
+        let sub_agents: Option<Arc<dyn SubAgentRunner>> = match sub {
+            Some(_) => None,
+            None => Some(Arc::new(SubAgents {
+                agent: self.clone(),
+                request: AnswerRequest {
+                    history: Vec::new(),
+                    ..request.clone()
+                },
+            })),
+        };
+        let hooks = AnswerHooks::new(Some(progress_tx), sub_agents);
+        let tool_usage = Arc::clone(&hooks.usage);
         let AnswerRequest {
             endpoint,
             model,
@@ -480,6 +520,7 @@ impl Agent {
             user_id,
             // A child: tools may watch it, but cancelling it cannot end the answer.
             cancel: cancel.child_token(),
+            hooks,
         });
         let mut chat = ChatRequest {
             messages: history,
@@ -487,14 +528,14 @@ impl Agent {
             max_tokens,
             thinking,
             tools: if tools_enabled {
-                self.registry.specs(workspace_bound)
+                registry.specs(workspace_bound)
             } else {
                 Vec::new()
             },
             stream: true,
         };
-        let mut executor =
-            ToolExecutor::new(Arc::clone(&self.registry), self.settings.tool_max_workers);
+        let offered = std::mem::take(&mut chat.tools);
+        let mut executor = ToolExecutor::new(Arc::clone(&registry), self.settings.tool_max_workers);
         let mut run = Run {
             tx: &steps,
             cancel: &cancel,
@@ -504,10 +545,18 @@ impl Agent {
             prompt_tokens: 0,
             completion_tokens: 0,
             tool_calls: Vec::new(),
+            tool_usage,
         };
         let mut last_text = String::new();
 
-        for round_no in 0..self.settings.max_iterations.max(1) {
+        for round_no in 0..max_iterations {
+            let last_round = round_no + 1 == max_iterations;
+            // A sub-agent must end in text: its last round offers no tools.
+            chat.tools = if sub.is_some() && last_round {
+                Vec::new()
+            } else {
+                offered.clone()
+            };
             let opened = tokio::select! {
                 biased;
                 () = cancel.cancelled() => return run.outcome(last_text, End::Cancelled),
@@ -529,6 +578,20 @@ impl Agent {
                 return run.outcome(text, stop.into());
             }
             let calls = round.calls.finish(round_no);
+            if let Some(sub) = &sub {
+                (sub.on_round)(&RoundReport {
+                    round: round_no + 1,
+                    max_rounds: max_iterations,
+                    calls: calls.iter().map(|c| c.name.clone()).collect(),
+                    text_chars: text.chars().count(),
+                    prompt_tokens: round.prompt_tokens,
+                    completion_tokens: round.completion_tokens,
+                });
+                if last_round && !calls.is_empty() {
+                    // Tools were not offered; do not run what the model asked for anyway.
+                    return run.outcome(text, End::Exhausted);
+                }
+            }
             if calls.is_empty() {
                 return run.outcome(text, End::Completed);
             }
@@ -543,7 +606,27 @@ impl Agent {
                     return run.outcome(text, stop.into());
                 }
             }
-            let Some(results) = executor.run_batch(&calls, &ctx).await else {
+            // Tools' progress lines become thinking steps while the batch runs.
+            let batch = {
+                let batch = executor.run_batch(&calls, &ctx);
+                tokio::pin!(batch);
+                loop {
+                    tokio::select! {
+                        results = &mut batch => break results,
+                        Some(line) = progress.recv() => {
+                            if let Err(stop) = run.push(StepKind::Thinking { content: line }).await {
+                                return run.outcome(text, stop.into());
+                            }
+                        }
+                    }
+                }
+            };
+            while let Ok(line) = progress.try_recv() {
+                if let Err(stop) = run.push(StepKind::Thinking { content: line }).await {
+                    return run.outcome(text, stop.into());
+                }
+            }
+            let Some(results) = batch else {
                 return run.outcome(text, End::Cancelled);
             };
             for (call, result) in calls.iter().zip(&results) {
@@ -584,6 +667,69 @@ impl Agent {
             last_text = text;
         }
         run.outcome(last_text, End::Exhausted)
+    }
+}
+
+/// How a sub-agent's loop differs from an answer's.
+struct SubLoop {
+    /// Only the tools the task may use (never `multi_agent`): what is not here is refused at
+    /// execution as an unknown tool.
+    registry: Arc<ToolRegistry>,
+    max_iterations: u32,
+    on_round: RoundCallback,
+}
+
+/// The [`SubAgentRunner`] of one answer: its agent, model endpoint, sampling and project.
+struct SubAgents {
+    agent: Agent,
+    /// The answer's request without its history.
+    request: AnswerRequest,
+}
+
+/// Told to a sub-agent before its instruction (nanoClaw's reminder, tools.md §4.15).
+const SUB_AGENT_PROMPT: &str = "You are a sub-agent working on one task of a larger request. \
+Use the tools offered if they help. After using tools you must finish with a written answer \
+to the task: do not end on tool calls.";
+
+impl SubAgentRunner for SubAgents {
+    fn run_sub_agent(
+        &self,
+        task: SubAgentTask,
+        on_round: RoundCallback,
+        cancel: CancellationToken,
+    ) -> BoxFuture<'_, AnswerOutcome> {
+        Box::pin(async move {
+            let mut registry = ToolRegistry::new();
+            for tool in self.agent.registry.tools() {
+                let allowed = match &task.tools {
+                    Some(names) => names.iter().any(|n| n == tool.name()),
+                    None => true,
+                };
+                if allowed && tool.name() != crate::tools::multi_agent::NAME {
+                    registry.register(Arc::clone(tool));
+                }
+            }
+            let request = AnswerRequest {
+                history: vec![
+                    Message::system(SUB_AGENT_PROMPT),
+                    Message::user(task.instruction),
+                ],
+                thinking: false,
+                tools_enabled: true,
+                ..self.request.clone()
+            };
+            let sub = SubLoop {
+                registry: Arc::new(registry),
+                max_iterations: task.max_iterations,
+                on_round,
+            };
+            // Nobody shows a sub-agent's own steps; its rounds are reported through `on_round`.
+            let (tx, mut rx) = mpsc::channel::<Step>(64);
+            let drain = async move { while rx.recv().await.is_some() {} };
+            let (outcome, ()) =
+                tokio::join!(self.agent.run_loop(request, tx, cancel, Some(sub)), drain);
+            outcome
+        })
     }
 }
 

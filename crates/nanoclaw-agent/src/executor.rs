@@ -455,6 +455,7 @@ mod tests {
             workspace: None,
             user_id: 7,
             cancel: CancellationToken::new(),
+            hooks: Default::default(),
         })
     }
 

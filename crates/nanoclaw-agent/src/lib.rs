@@ -16,6 +16,7 @@
 mod answer;
 mod assemble;
 mod executor;
+mod hooks;
 mod pyjson;
 mod registry;
 mod step;
@@ -28,6 +29,9 @@ pub use answer::{
 };
 pub use assemble::ToolCallAssembler;
 pub use executor::{MAX_WORKERS, ToolExecutor, ToolResult};
+pub use hooks::{
+    AnswerHooks, RoundCallback, RoundReport, SubAgentRunner, SubAgentTask, UsageMeter,
+};
 pub use registry::ToolRegistry;
 pub use step::{Step, StepKind};
 pub use tokio_util::sync::CancellationToken;

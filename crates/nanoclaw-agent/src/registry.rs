@@ -140,45 +140,68 @@ mod tests {
     #[test]
     fn catalog_specs_and_replacement() {
         let mut registry = ToolRegistry::builtin();
-        let names: Vec<&str> = registry.tools().map(|t| t.name()).collect();
-        assert_eq!(
-            names,
-            [
-                "calculator",
-                "file_read",
-                "file_write",
-                "file_delete",
-                "file_list",
-                "file_exists",
-                "file_mkdir"
-            ]
-        );
+        let owned: Vec<String> = registry.tools().map(|t| t.name().to_owned()).collect();
+        let names: Vec<&str> = owned.iter().map(String::as_str).collect();
+        // Registration order is tools.md §1's (tools that need configuration may be absent).
+        let order: Vec<&str> = nanoclaw_core::config::BUILTIN_TOOLS
+            .iter()
+            .map(|(n, _)| *n)
+            .filter(|n| names.contains(n))
+            .collect();
+        assert_eq!(names, order);
+        for name in [
+            "calculator",
+            "text_process",
+            "json_process",
+            "file_read",
+            "file_write",
+            "file_delete",
+            "file_list",
+            "file_exists",
+            "file_mkdir",
+            "get_weather",
+            "multi_agent",
+        ] {
+            assert!(names.contains(&name), "{name} missing from {names:?}");
+        }
+        for tool in registry.tools() {
+            let category = nanoclaw_core::config::BUILTIN_TOOLS
+                .iter()
+                .find(|(n, _)| *n == tool.name())
+                .map(|(_, c)| *c);
+            assert_eq!(Some(tool.category()), category, "{}", tool.name());
+        }
         assert!(registry.get("calculator").is_some() && registry.get("nope").is_none());
+        let total = registry.len();
         let catalog = registry.catalog_json();
+        let at = |name: &str| names.iter().position(|n| *n == name).unwrap();
+        let calc = &catalog["tools"][at("calculator")];
         // The catalog lists every tool, workspace or not.
-        assert_eq!(catalog["total"], json!(7));
-        assert_eq!(catalog["tools"][0]["type"], json!("function"));
-        assert_eq!(catalog["tools"][0]["function"]["name"], json!("calculator"));
+        assert_eq!(catalog["total"], json!(total));
+        assert_eq!(calc["type"], json!("function"));
+        assert_eq!(calc["function"]["name"], json!("calculator"));
         assert_eq!(
-            catalog["tools"][0]["function"]["parameters"],
+            calc["function"]["parameters"],
             json!({"type": "object",
-                   "properties": {"expression": {"type": "string", "description": catalog["tools"][0]["function"]["parameters"]["properties"]["expression"]["description"]}},
+                   "properties": {"expression": {"type": "string", "description": calc["function"]["parameters"]["properties"]["expression"]["description"]}},
                    "required": ["expression"]})
         );
-        assert!(catalog["tools"][0]["function"].get("category").is_none());
+        assert!(calc["function"].get("category").is_none());
         // Registering the same name again replaces it in place.
         registry.register(Arc::new(Calculator));
-        assert_eq!(registry.len(), 7);
+        assert_eq!(registry.len(), total);
+        assert_eq!(
+            registry.tools().nth(at("calculator")).unwrap().name(),
+            "calculator"
+        );
         // File tools are offered only with a workspace.
         let specs = registry.specs(false);
-        assert_eq!(specs.len(), 1);
-        assert_eq!(specs[0].name, "calculator");
-        assert_eq!(
-            specs[0].parameters,
-            catalog["tools"][0]["function"]["parameters"]
-        );
+        assert_eq!(specs.len(), total - 6);
+        assert!(specs.iter().all(|s| !s.name.starts_with("file_")));
+        let calc_spec = specs.iter().find(|s| s.name == "calculator").unwrap();
+        assert_eq!(calc_spec.parameters, calc["function"]["parameters"]);
         let specs = registry.specs(true);
-        assert_eq!(specs.len(), 7);
-        assert_eq!(specs[1].name, "file_read");
+        assert_eq!(specs.len(), total);
+        assert_eq!(specs[at("file_read")].name, "file_read");
     }
 }

@@ -59,7 +59,9 @@ pub trait Tool: Send + Sync + 'static {
 }
 
 /// What the server knows about the answer a tool runs in (tools.md §2.3, chat.md §1).
-#[derive(Debug, Clone)]
+///
+/// `Default` is for tests: no project, a fresh cancel token, hooks that do nothing.
+#[derive(Debug, Clone, Default)]
 pub struct ToolContext {
     /// The conversation's model name (for tools that call the model themselves).
     pub model: String,
@@ -76,4 +78,7 @@ pub struct ToolContext {
     pub user_id: i64,
     /// Cancelled when the answer is abandoned (client gone, shutdown).
     pub cancel: CancellationToken,
+    /// Progress steps, token bookkeeping and sub-agents of the answer (set by the agent loop;
+    /// `AnswerHooks::default()` does nothing).
+    pub hooks: crate::hooks::AnswerHooks,
 }

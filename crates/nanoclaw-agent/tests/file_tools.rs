@@ -45,6 +45,7 @@ fn ctx(ws: Option<Workspace>) -> ToolContext {
         workspace: ws,
         user_id: 1,
         cancel: CancellationToken::new(),
+        hooks: Default::default(),
     }
 }
 
@@ -357,21 +358,32 @@ async fn file_tools_are_offered_only_with_a_workspace() {
     answer(&agent, request(&mock, None)).await;
     answer(&agent, request(&mock, Some(p.ws.clone()))).await;
     let bodies = mock.bodies();
-    assert_eq!(offered(&bodies[0]), ["calculator"]);
-    assert_eq!(
-        offered(&bodies[1]),
-        [
-            "calculator",
-            "file_read",
-            "file_write",
-            "file_delete",
-            "file_list",
-            "file_exists",
-            "file_mkdir"
-        ]
+    const FILE_TOOLS: [&str; 6] = [
+        "file_read",
+        "file_write",
+        "file_delete",
+        "file_list",
+        "file_exists",
+        "file_mkdir",
+    ];
+    // Without a project: every tool but the file tools.
+    let without = offered(&bodies[0]);
+    assert!(without.contains(&"calculator".to_owned()), "{without:?}");
+    assert!(
+        !without.iter().any(|n| n.starts_with("file_")),
+        "{without:?}"
     );
+    // With one: the file tools too, in registration order.
+    let with = offered(&bodies[1]);
+    let files: Vec<&str> = with
+        .iter()
+        .map(String::as_str)
+        .filter(|n| n.starts_with("file_"))
+        .collect();
+    assert_eq!(files, FILE_TOOLS);
+    assert_eq!(with.len(), without.len() + 6);
     // The catalog lists them regardless.
-    assert_eq!(agent.registry().catalog_json()["total"], json!(7));
+    assert_eq!(agent.registry().catalog_json()["total"], json!(with.len()));
 }
 
 #[tokio::test]

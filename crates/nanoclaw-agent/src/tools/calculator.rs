@@ -708,6 +708,7 @@ mod tests {
             workspace: None,
             user_id: 1,
             cancel: Default::default(),
+            hooks: Default::default(),
         };
         let args = |v: Value| v.as_object().cloned().unwrap();
         let run = |a| Calculator.run(a, &ctx);

@@ -17,6 +17,10 @@ pub mod file_mkdir;
 pub mod file_read;
 pub mod file_write;
 pub mod files;
+pub mod get_weather;
+pub mod json_process;
+pub mod multi_agent;
+pub mod text_process;
 pub mod web_search;
 
 /// The built-in tools in the registration order of tools.md §1 (the order of `GET /api/tools`
@@ -31,6 +35,8 @@ pub fn builtin(config: &Config) -> Vec<Arc<dyn Tool>> {
         Arc::new(fetch_page::FetchPage::new(fetcher.clone())),
         Arc::new(crawl_batch::CrawlBatch::new(fetcher)),
         Arc::new(calculator::Calculator),
+        Arc::new(text_process::TextProcess),
+        Arc::new(json_process::JsonProcess),
         Arc::new(file_read::FileRead),
         Arc::new(file_write::FileWrite),
         Arc::new(file_delete::FileDelete),
@@ -38,6 +44,13 @@ pub fn builtin(config: &Config) -> Vec<Arc<dyn Tool>> {
         Arc::new(file_exists::FileExists),
         Arc::new(file_mkdir::FileMkdir),
     ];
+    match get_weather::GetWeather::from_config(&config.weather) {
+        Ok(tool) => tools.push(Arc::new(tool)),
+        Err(e) => tracing::error!(error = %e, "get_weather is left out"),
+    }
+    tools.push(Arc::new(multi_agent::MultiAgent::new(
+        config.sub_agent.clone(),
+    )));
     // web_search (only with a configured backend) goes right before fetch_page.
     match web_search::WebSearch::from_config(config) {
         Ok(Some(tool)) => {

@@ -90,6 +90,8 @@ const KNOWN_KEYS: &[&str] = &[
     "search_max_results",
     "fetch",
     "web_search",
+    "tools",
+    "weather",
 ];
 
 /// A configuration problem, naming the key and never showing its value (it may be a secret).
@@ -277,8 +279,11 @@ pub struct SubAgentConfig {
     pub max_iterations: u32,
     /// Sub-agents running at once.
     pub max_concurrency: u32,
-    /// Seconds per sub-agent LLM call.
+    /// Seconds one sub-agent may run, its model calls and tools together (nanoClaw applied it
+    /// to each model call).
     pub timeout: u64,
+    /// Seconds one `multi_agent` call may run in all, waiting sub-agents included.
+    pub deadline: u64,
 }
 
 impl Default for SubAgentConfig {
@@ -287,6 +292,7 @@ impl Default for SubAgentConfig {
             max_iterations: 3,
             max_concurrency: 3,
             timeout: 60,
+            deadline: 300,
         }
     }
 }
@@ -350,10 +356,30 @@ impl Default for CodeExecutionConfig {
     }
 }
 
+/// The built-in tools as `(name, category)`, in the registration order of tools.md §1: the
+/// names the `tools:` section may use (anything else is warned about at start-up).
+pub const BUILTIN_TOOLS: &[(&str, &str)] = &[
+    ("execute_python", "code"),
+    ("web_search", "crawler"),
+    ("fetch_page", "crawler"),
+    ("crawl_batch", "crawler"),
+    ("calculator", "data"),
+    ("text_process", "data"),
+    ("json_process", "data"),
+    ("file_read", "file"),
+    ("file_write", "file"),
+    ("file_delete", "file"),
+    ("file_list", "file"),
+    ("file_exists", "file"),
+    ("file_mkdir", "file"),
+    ("get_weather", "weather"),
+    ("multi_agent", "agent"),
+];
+
 /// `tools` section: switches each built-in tool, or a whole category of them, on or off.
 ///
-/// Keys are tool names (`execute_python`) or categories (`web`, `code`, `file`, …); a tool's
-/// own key beats its category's. A tool named nowhere is on, unless the tool itself needs
+/// Keys are tool names (`execute_python`) or categories (`code`, `crawler`, `data`, `file`,
+/// `weather`, `agent`; see [`BUILTIN_TOOLS`]); a tool's own key beats its category's. A tool named nowhere is on, unless the tool itself needs
 /// configuration it lacks (e.g. `web_search` without a backend).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(transparent)]
@@ -370,6 +396,57 @@ impl ToolsConfig {
             .or_else(|| self.enabled.get(category))
             .copied()
             .unwrap_or(true)
+    }
+
+    /// Keys that name neither a built-in tool nor a category (typos, switched off nothing).
+    pub fn unknown_names(&self) -> Vec<&str> {
+        self.enabled
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !BUILTIN_TOOLS.iter().any(|(n, c)| k == n || k == c))
+            .collect()
+    }
+}
+
+/// Where `get_weather` gets its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeatherProvider {
+    /// nanoClaw's fixed sample table, marked `"simulated": true` (no network).
+    #[default]
+    Simulated,
+    /// Open-Meteo's geocoding and forecast APIs (no key needed).
+    OpenMeteo,
+}
+
+/// `weather` section: the provider of `get_weather`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WeatherConfig {
+    /// `simulated` (default) or `open_meteo`.
+    pub provider: WeatherProvider,
+    /// Open-Meteo geocoding endpoint (city name → coordinates).
+    #[serde(deserialize_with = "lenient_string")]
+    pub geocoding_url: String,
+    /// Open-Meteo forecast endpoint (coordinates → current weather).
+    #[serde(deserialize_with = "lenient_string")]
+    pub forecast_url: String,
+    /// Language of place names from the geocoder (e.g. `en`, `zh`).
+    #[serde(deserialize_with = "lenient_string")]
+    pub language: String,
+    /// Seconds each provider request may take.
+    pub timeout: u64,
+}
+
+impl Default for WeatherConfig {
+    fn default() -> Self {
+        Self {
+            provider: WeatherProvider::Simulated,
+            geocoding_url: "https://geocoding-api.open-meteo.com/v1/search".into(),
+            forecast_url: "https://api.open-meteo.com/v1/forecast".into(),
+            language: "en".into(),
+            timeout: 10,
+        }
     }
 }
 
@@ -504,6 +581,8 @@ pub struct Config {
     pub fetch: FetchConfig,
     /// The backend of `web_search` (`web_search:` section; none: no such tool).
     pub web_search: WebSearchConfig,
+    /// The provider of `get_weather` (`weather:` section).
+    pub weather: WeatherConfig,
 }
 
 impl Default for Config {
@@ -556,6 +635,7 @@ impl Default for Config {
             tools: ToolsConfig::default(),
             fetch: FetchConfig::default(),
             web_search: WebSearchConfig::default(),
+            weather: WeatherConfig::default(),
         }
     }
 }
@@ -690,6 +770,8 @@ impl Config {
                 32,
             ),
             ("sub_agent.timeout", self.sub_agent.timeout, 1, 3600),
+            ("sub_agent.deadline", self.sub_agent.deadline, 1, 3600),
+            ("weather.timeout", self.weather.timeout, 1, 300),
             ("jwt_expiry", self.jwt_expiry, 60, MAX_JWT_EXPIRY_SECS),
             (
                 "password_min_length",
@@ -736,6 +818,19 @@ impl Config {
         ] {
             if !(min..=max).contains(&value) {
                 return Err(key_err(key, format!("must be between {min} and {max}")));
+            }
+        }
+        for name in self.tools.unknown_names() {
+            warnings.push(format!(
+                "tools: `{name}` is neither a built-in tool nor a tool category; it switches nothing"
+            ));
+        }
+        for (key, url) in [
+            ("weather.geocoding_url", &self.weather.geocoding_url),
+            ("weather.forecast_url", &self.weather.forecast_url),
+        ] {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(key_err(key, "must be an http:// or https:// URL"));
             }
         }
         const LEVELS: [&str; 3] = ["lenient", "standard", "strict"];

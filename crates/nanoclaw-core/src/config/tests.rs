@@ -454,6 +454,8 @@ fn every_bound_is_enforced_at_both_ends() {
         ("sub_agent.max_iterations", 1, 100),
         ("sub_agent.max_concurrency", 1, 32),
         ("sub_agent.timeout", 1, 3600),
+        ("sub_agent.deadline", 1, 3600),
+        ("weather.timeout", 1, 300),
         ("jwt_expiry", 60, 7_776_000),
         ("password_min_length", 1, 1024),
         ("login_rate_limit", 0, 10_000),
@@ -588,6 +590,69 @@ fn serde_messages_lose_their_values() {
     ] {
         assert_eq!(without_value(message), want);
     }
+}
+
+#[test]
+fn tools_switches_parse_and_unknown_names_warn() {
+    let loaded = load(
+        Some("tools:\n  file: false\n  file_read: true\n  multi_agent: false\n  web: false\n  calculater: false\n"),
+        &[],
+    )
+    .unwrap();
+    let t = &loaded.config.tools;
+    // A tool's own key beats its category's; unnamed tools are on.
+    assert!(t.is_enabled("file_read", "file"));
+    assert!(!t.is_enabled("file_write", "file"));
+    assert!(!t.is_enabled("multi_agent", "agent"));
+    assert!(t.is_enabled("calculator", "data"));
+    assert_eq!(t.unknown_names(), ["calculater", "web"]);
+    let warned: Vec<&String> = loaded
+        .warnings
+        .iter()
+        .filter(|w| w.starts_with("tools: "))
+        .collect();
+    assert_eq!(warned.len(), 2, "{:?}", loaded.warnings);
+    assert!(warned[0].contains("`calculater`") && warned[1].contains("`web`"));
+    // Known names and categories raise nothing; the key itself is known.
+    let quiet = load(
+        Some("tools: {code: false, get_weather: false, agent: true}"),
+        &[],
+    )
+    .unwrap();
+    assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
+    // Switches are booleans.
+    assert!(err("tools: {calculator: maybe}").contains("`tools"));
+    // Every listed tool has one of the spec's categories.
+    for (_, category) in BUILTIN_TOOLS {
+        assert!(["code", "crawler", "data", "file", "weather", "agent"].contains(category));
+    }
+    assert_eq!(BUILTIN_TOOLS.len(), 15);
+}
+
+#[test]
+fn weather_section_defaults_to_simulated_and_parses_open_meteo() {
+    let c = load(None, &[]).unwrap().config;
+    assert_eq!(c.weather.provider, WeatherProvider::Simulated);
+    assert_eq!(c.weather.timeout, 10);
+    assert!(
+        c.weather
+            .forecast_url
+            .starts_with("https://api.open-meteo.com/")
+    );
+    let c = load(
+        Some("weather:\n  provider: open_meteo\n  geocoding_url: http://127.0.0.1:9/geo\n  forecast_url: http://127.0.0.1:9/fc\n  language: zh\n"),
+        &[],
+    )
+    .unwrap()
+    .config;
+    assert_eq!(c.weather.provider, WeatherProvider::OpenMeteo);
+    assert_eq!(c.weather.geocoding_url, "http://127.0.0.1:9/geo");
+    assert_eq!(c.weather.language, "zh");
+    assert!(err("weather: {provider: accuweather}").contains("`weather.provider`"));
+    assert!(err("weather: {forecast_url: 'ftp://x/y'}").contains("`weather.forecast_url`"));
+    assert!(err("weather: {nope: 1}").contains("`weather"));
+    // The sub-agent deadline is new, with a default.
+    assert_eq!(c.sub_agent.deadline, 300);
 }
 
 #[test]

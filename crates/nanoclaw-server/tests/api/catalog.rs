@@ -24,27 +24,37 @@ async fn models_and_tools_are_public_and_hide_urls_and_keys() {
     let (s, b) = json_of(app.get("/api/tools", None).await).await;
     assert_eq!(s, 200);
     // Every registered tool is listed, file tools included (they are offered to a model only
-    // when a project is bound).
-    assert_eq!(b["data"]["total"], 7);
+    // when a project is bound), in the order of tools.md §1.
     let names: Vec<&str> = b["data"]["tools"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| t["function"]["name"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        names,
-        [
-            "calculator",
-            "file_read",
-            "file_write",
-            "file_delete",
-            "file_list",
-            "file_exists",
-            "file_mkdir"
-        ]
-    );
-    let calculator = &b["data"]["tools"][0];
+    assert_eq!(b["data"]["total"], json!(names.len()));
+    let order: Vec<&str> = nanoclaw_core::config::BUILTIN_TOOLS
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| names.contains(n))
+        .collect();
+    assert_eq!(names, order);
+    for name in [
+        "calculator",
+        "text_process",
+        "json_process",
+        "file_read",
+        "file_write",
+        "file_delete",
+        "file_list",
+        "file_exists",
+        "file_mkdir",
+        "get_weather",
+        "multi_agent",
+    ] {
+        assert!(names.contains(&name), "{name} missing: {names:?}");
+    }
+    let at = names.iter().position(|n| *n == "calculator").unwrap();
+    let calculator = &b["data"]["tools"][at];
     assert_eq!(calculator["type"], "function");
     assert_eq!(calculator["function"]["name"], "calculator");
     assert_eq!(

@@ -36,6 +36,7 @@ mod secret;
 mod sessions;
 mod single_mode;
 mod single_safety;
+mod tools;
 mod ui;
 mod user_cli;
 mod web_tools;
