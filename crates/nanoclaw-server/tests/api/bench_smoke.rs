@@ -25,9 +25,18 @@ const REQUIRED: &[&str] = &[
     "start-to-200",
     "chat-streams",
     "chat-pages",
+    "project-search",
+    "project-list",
+    "project-upload",
 ];
 /// Scenarios reported as figures in the resource table (no requests/s, so no ratio).
-const FIGURES: &[&str] = &["start-to-200", "chat-streams"];
+const FIGURES: &[&str] = &[
+    "start-to-200",
+    "chat-streams",
+    "project-search",
+    "project-list",
+    "project-upload",
+];
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
