@@ -1,7 +1,6 @@
 //! Building the application from a configuration and serving it on a listener.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -145,7 +144,7 @@ pub async fn serve(
     let chat = state.chat.clone();
     let app = http::service(state);
     // On the signal, open answers get `stream_shutdown_grace` to finish; then they are cut
-    // (each saves what it has), their responses end, and axum's drain can complete.
+    // (each saves what it has), their responses end, and the connections' drain can complete.
     let signalled = {
         let chat = chat.clone();
         async move {
@@ -153,15 +152,7 @@ pub async fn serve(
             chat.begin_shutdown();
         }
     };
-    let served =
-        axum::serve(
-            listener,
-            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                SocketAddr,
-            >(app),
-        )
-        .with_graceful_shutdown(signalled)
-        .await;
+    let served = crate::http::serve::run(listener, app, signalled).await;
     chat.wait_for_streams(STREAMS_SAVE_LIMIT).await;
     served
 }

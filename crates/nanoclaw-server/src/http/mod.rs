@@ -13,6 +13,7 @@ pub mod path;
 pub mod request_id;
 pub mod request_scope;
 pub mod routes;
+pub mod serve;
 pub mod ui;
 pub mod views;
 
