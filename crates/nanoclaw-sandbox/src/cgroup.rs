@@ -1,4 +1,5 @@
-//! A pids cgroup per run: the process bound that holds when the server runs as root.
+//! A pids cgroup per run (the process bound that holds when the server runs as root), plus a
+//! memory cgroup for the run's total memory where that controller is available.
 //!
 //! `RLIMIT_NPROC` is not enforced for processes whose real user is root in the initial user
 //! namespace, and bwrap started by root maps the sandbox user onto root. So the number of
@@ -10,18 +11,26 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Where new per-run pids cgroups are made.
+/// Where new per-run cgroups are made: pids (required) and memory (used when available).
 #[derive(Debug, Clone)]
 pub struct PidsCgroups {
     parent: PathBuf,
+    memory: Option<Memory>,
+}
+
+#[derive(Debug, Clone)]
+struct Memory {
+    parent: PathBuf,
+    /// `memory.limit_in_bytes` (v1) or `memory.max` (v2).
+    limit_file: &'static str,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// One run's cgroup.
+/// One run's cgroups: the pids one first, then the memory one if any.
 #[derive(Debug)]
 pub struct RunCgroup {
-    dir: PathBuf,
+    dirs: Vec<PathBuf>,
 }
 
 impl PidsCgroups {
@@ -32,69 +41,118 @@ impl PidsCgroups {
             .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
             .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
-        let parent = find_v1(&own, &mountinfo)
-            .or_else(|| find_v2(&own, &mountinfo))
+        let parent = find_v1(&own, &mountinfo, "pids")
+            .or_else(|| find_v2(&own, &mountinfo, "pids"))
             .ok_or_else(|| "no writable pids cgroup controller found".to_owned())?;
-        let cgroups = PidsCgroups { parent };
-        // Prove it works now rather than on the first run.
-        let probe = cgroups.create(1)?;
-        probe.remove_blocking();
+        let memory = match find_v1(&own, &mountinfo, "memory") {
+            Some(parent) => Some(Memory {
+                parent,
+                limit_file: "memory.limit_in_bytes",
+            }),
+            None => find_v2(&own, &mountinfo, "memory").map(|parent| Memory {
+                parent,
+                limit_file: "memory.max",
+            }),
+        };
+        let mut cgroups = PidsCgroups { parent, memory };
+        // Prove it works now rather than on the first run; a memory controller that does not
+        // work is dropped (the per-process RLIMIT_AS still applies).
+        match cgroups.create(1, Some(64 * 1024 * 1024)) {
+            Ok(probe) => probe.remove_blocking(),
+            Err(_) if cgroups.memory.is_some() => {
+                cgroups.memory = None;
+                cgroups.create(1, None)?.remove_blocking();
+            }
+            Err(e) => return Err(e),
+        }
         Ok(cgroups)
     }
 
-    /// Makes a fresh cgroup limited to `max_pids` processes.
-    pub fn create(&self, max_pids: u32) -> Result<RunCgroup, String> {
+    /// Whether runs also get a memory cgroup.
+    pub fn has_memory(&self) -> bool {
+        self.memory.is_some()
+    }
+
+    /// Makes fresh cgroups limited to `max_pids` processes and (when a memory controller is
+    /// available and `memory_bytes` is given) that much memory for the whole run.
+    pub fn create(&self, max_pids: u32, memory_bytes: Option<u64>) -> Result<RunCgroup, String> {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let dir = self
-            .parent
-            .join(format!("nanoclaw-sandbox-{}-{n}", std::process::id()));
+        let name = format!("nanoclaw-sandbox-{}-{n}", std::process::id());
+        let mut cg = RunCgroup { dirs: Vec::new() };
+        let dir = self.parent.join(&name);
         std::fs::create_dir(&dir)
             .map_err(|e| format!("cannot create cgroup {}: {e}", dir.display()))?;
-        let cg = RunCgroup { dir };
-        std::fs::write(cg.dir.join("pids.max"), max_pids.to_string())
-            .map_err(|e| format!("cannot set pids.max: {e}"))?;
+        cg.dirs.push(dir.clone());
+        if let Err(e) = std::fs::write(dir.join("pids.max"), max_pids.to_string()) {
+            cg.remove_blocking();
+            return Err(format!("cannot set pids.max: {e}"));
+        }
+        if let (Some(memory), Some(bytes)) = (&self.memory, memory_bytes) {
+            let dir = memory.parent.join(&name);
+            if let Err(e) = std::fs::create_dir(&dir) {
+                cg.remove_blocking();
+                return Err(format!("cannot create cgroup {}: {e}", dir.display()));
+            }
+            cg.dirs.push(dir.clone());
+            if let Err(e) = std::fs::write(dir.join(memory.limit_file), bytes.to_string()) {
+                cg.remove_blocking();
+                return Err(format!("cannot set {}: {e}", memory.limit_file));
+            }
+        }
         Ok(cg)
     }
 }
 
 impl RunCgroup {
-    /// The `cgroup.procs` file a process writes `0` to in order to join.
-    pub fn procs_file(&self) -> PathBuf {
-        self.dir.join("cgroup.procs")
+    /// The `cgroup.procs` files a process writes `0` to in order to join.
+    pub fn procs_files(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
     }
 
-    /// Process ids currently in the cgroup.
+    /// Process ids currently in the run's cgroups.
     pub fn pids(&self) -> Vec<i32> {
-        std::fs::read_to_string(self.procs_file())
-            .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
-            .unwrap_or_default()
+        let mut pids: Vec<i32> = Vec::new();
+        for file in self.procs_files() {
+            if let Ok(s) = std::fs::read_to_string(file) {
+                pids.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+            }
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        pids
     }
 
     /// Kills every process in the cgroup until it is empty, then removes it. Gives up (and
     /// leaves an empty-or-not directory behind, logged) after about five seconds.
-    pub async fn kill_and_remove(self) {
+    pub async fn kill_and_remove(mut self) {
         for _ in 0..500 {
             let pids = self.pids();
             for pid in &pids {
                 crate::sys::kill(*pid);
             }
-            if pids.is_empty() && std::fs::remove_dir(&self.dir).is_ok() {
-                return;
+            if pids.is_empty() {
+                self.dirs
+                    .retain(|d| std::fs::remove_dir(d).is_err() && d.exists());
+                if self.dirs.is_empty() {
+                    return;
+                }
             }
             // Killed processes leave the cgroup asynchronously; poll briefly.
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        tracing::warn!(cgroup = %self.dir.display(), "sandbox cgroup could not be removed");
+        tracing::warn!(cgroups = ?self.dirs, "sandbox cgroup could not be removed");
     }
 
-    fn remove_blocking(self) {
-        let _ = std::fs::remove_dir(&self.dir);
+    fn remove_blocking(&self) {
+        for dir in self.dirs.iter().rev() {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 }
 
-/// v1: the line `N:…pids…:/path` of /proc/self/cgroup and the cgroup mount with `pids` among
-/// its super options.
-fn find_v1(own: &str, mountinfo: &str) -> Option<PathBuf> {
+/// v1: the line `N:…controller…:/path` of /proc/self/cgroup and the cgroup mount with the
+/// controller among its super options.
+fn find_v1(own: &str, mountinfo: &str, controller: &str) -> Option<PathBuf> {
     let rel = own.lines().find_map(|l| {
         let mut parts = l.splitn(3, ':');
         let _id = parts.next()?;
@@ -102,7 +160,7 @@ fn find_v1(own: &str, mountinfo: &str) -> Option<PathBuf> {
         let path = parts.next()?;
         controllers
             .split(',')
-            .any(|c| c == "pids")
+            .any(|c| c == controller)
             .then(|| path.to_owned())
     })?;
     let (root, mount) = mountinfo.lines().find_map(|l| {
@@ -111,7 +169,7 @@ fn find_v1(own: &str, mountinfo: &str) -> Option<PathBuf> {
         let fstype = post.next()?;
         let _source = post.next()?;
         let opts = post.next()?;
-        if fstype != "cgroup" || !opts.split(',').any(|o| o == "pids") {
+        if fstype != "cgroup" || !opts.split(',').any(|o| o == controller) {
             return None;
         }
         let f: Vec<&str> = pre.split(' ').collect();
@@ -121,9 +179,9 @@ fn find_v1(own: &str, mountinfo: &str) -> Option<PathBuf> {
     writable_dir(&dir).then_some(dir)
 }
 
-/// v2: the line `0::/path`, with `pids` in that cgroup's `cgroup.subtree_control` (enabling it
-/// is tried; it fails where the cgroup holds processes itself, except at the root).
-fn find_v2(own: &str, mountinfo: &str) -> Option<PathBuf> {
+/// v2: the line `0::/path`, with the controller in that cgroup's `cgroup.subtree_control`
+/// (enabling it is tried; it fails where the cgroup holds processes itself, except at the root).
+fn find_v2(own: &str, mountinfo: &str, controller: &str) -> Option<PathBuf> {
     let rel = own.lines().find_map(|l| l.strip_prefix("0::"))?.to_owned();
     let (root, mount) = mountinfo.lines().find_map(|l| {
         let (pre, post) = l.split_once(" - ")?;
@@ -137,11 +195,11 @@ fn find_v2(own: &str, mountinfo: &str) -> Option<PathBuf> {
     let control = dir.join("cgroup.subtree_control");
     let enabled = |p: &Path| {
         std::fs::read_to_string(p)
-            .map(|s| s.split_whitespace().any(|c| c == "pids"))
+            .map(|s| s.split_whitespace().any(|c| c == controller))
             .unwrap_or(false)
     };
     if !enabled(&control) {
-        let _ = std::fs::write(&control, "+pids");
+        let _ = std::fs::write(&control, format!("+{controller}"));
     }
     (enabled(&control) && writable_dir(&dir)).then_some(dir)
 }

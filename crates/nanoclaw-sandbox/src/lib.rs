@@ -7,7 +7,8 @@
 //! optionally the project's folder at `/project` (read-only or read-write), no `/proc` and no
 //! `/sys`. A seccomp filter refuses the obvious escapes (ptrace, mount, namespaces, keyrings,
 //! eBPF, perf, kexec, modules, non-`AF_UNIX` sockets, …), rlimits bound CPU time, address space,
-//! file size and open files, and a fresh pids cgroup bounds the number of processes. stdout and
+//! file size and open files, a fresh pids cgroup bounds the number of processes (and, where the
+//! controller is available, a memory cgroup the run's total memory). stdout and
 //! stderr are each captured up to a cap (the rest is drained and counted) and the whole process
 //! tree is killed at the deadline or on cancellation.
 //!
@@ -65,6 +66,9 @@ pub struct Settings {
     pub bwrap: Option<PathBuf>,
     /// `RLIMIT_AS` of every sandbox process, bytes.
     pub memory_bytes: u64,
+    /// Memory of the whole run (all its processes and its `/tmp`), bytes, enforced by a memory
+    /// cgroup where one is available; `None` = no such limit.
+    pub run_memory_bytes: Option<u64>,
     /// Most processes (and threads) alive at once in one run.
     pub max_processes: u32,
     /// `RLIMIT_FSIZE`: largest file a run may write, bytes.
@@ -83,6 +87,7 @@ impl Default for Settings {
             python: None,
             bwrap: None,
             memory_bytes: 512 * 1024 * 1024,
+            run_memory_bytes: Some(512 * 1024 * 1024),
             max_processes: 32,
             max_file_bytes: 16 * 1024 * 1024,
             max_open_files: 256,
@@ -407,6 +412,11 @@ impl Sandbox {
         self.inner.cgroups.is_some()
     }
 
+    /// Whether a run's total memory is bounded by a memory cgroup.
+    pub fn uses_memory_cgroup(&self) -> bool {
+        self.inner.cgroups.as_ref().is_some_and(|c| c.has_memory())
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
@@ -516,7 +526,7 @@ impl Sandbox {
             Err(e) => return RunOutcome::Failed(e),
         };
         let cgroup = match &self.inner.cgroups {
-            Some(c) => match c.create(s.max_processes) {
+            Some(c) => match c.create(s.max_processes, s.run_memory_bytes) {
                 Ok(cg) => Some(cg),
                 Err(e) => return RunOutcome::Failed(e),
             },
@@ -524,8 +534,11 @@ impl Sandbox {
         };
         let procs = match cgroup
             .as_ref()
-            .map(|cg| CString::new(cg.procs_file().as_os_str().as_bytes()))
-            .transpose()
+            .map(|cg| cg.procs_files())
+            .unwrap_or_default()
+            .iter()
+            .map(|f| CString::new(f.as_os_str().as_bytes()))
+            .collect::<Result<Vec<_>, _>>()
         {
             Ok(p) => p,
             Err(e) => return RunOutcome::Failed(e.to_string()),

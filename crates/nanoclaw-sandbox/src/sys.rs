@@ -21,12 +21,12 @@ pub struct Rlimits {
     pub open_files: u64,
 }
 
-/// Installs the pre-exec step: set the rlimits, join the cgroup (`procs`, by writing `0`),
+/// Installs the pre-exec step: set the rlimits, join the cgroups (`procs`, by writing `0`),
 /// and let `keep_fd` (the seccomp program) survive the exec.
 pub fn install_pre_exec(
     cmd: &mut tokio::process::Command,
     limits: Rlimits,
-    procs: Option<CString>,
+    procs: Vec<CString>,
     keep_fd: RawFd,
 ) {
     let pre_exec = move || -> std::io::Result<()> {
@@ -47,7 +47,7 @@ pub fn install_pre_exec(
         set(libc::RLIMIT_FSIZE, limits.file_size)?;
         set(libc::RLIMIT_NOFILE, limits.open_files)?;
         set(libc::RLIMIT_CORE, 0)?;
-        if let Some(path) = &procs {
+        for path in &procs {
             // SAFETY: open/write/close on a NUL-terminated path prepared before the fork;
             // all three are async-signal-safe and nothing is allocated here.
             unsafe {

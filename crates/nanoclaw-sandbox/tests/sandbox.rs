@@ -235,6 +235,42 @@ async fn a_memory_hog_fails() {
     }
 }
 
+#[tokio::test]
+async fn a_runs_total_memory_is_bounded_by_its_memory_cgroup() {
+    // Each process may map 512 MiB, the run as a whole may use 128 MiB.
+    let Some(sb) = sandbox_with(Settings {
+        memory_bytes: 512 * 1024 * 1024,
+        run_memory_bytes: Some(128 * 1024 * 1024),
+        ..test_settings()
+    })
+    .await
+    else {
+        return;
+    };
+    if !sb.uses_memory_cgroup() {
+        eprintln!("SKIPPED: no memory cgroup controller here");
+        return;
+    }
+    let code = "data = b'x' * (300 * 1024 * 1024)\nprint('allocated', len(data))";
+    match run(&sb, code, Strictness::Lenient).await {
+        RunOutcome::Exited { code, stdout, .. } => {
+            assert_ne!(code, Some(0));
+            assert_eq!(stdout.text, "");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Under the bound the same allocation pattern works.
+    let out = ok_stdout(
+        run(
+            &sb,
+            "data = b'x' * (64 * 1024 * 1024)\nprint('allocated', len(data))",
+            Strictness::Lenient,
+        )
+        .await,
+    );
+    assert_eq!(out, "allocated 67108864\n");
+}
+
 /// Host processes whose command line contains `needle`.
 fn host_processes_with(needle: &str) -> Vec<String> {
     let mut found = Vec::new();

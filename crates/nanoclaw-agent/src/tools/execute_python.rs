@@ -37,6 +37,8 @@ impl ExecutePython {
             python: config.python.as_ref().map(Into::into),
             bwrap: None,
             memory_bytes: config.memory_mb.saturating_mul(mib),
+            // The same bound for the whole run, where a memory cgroup is available.
+            run_memory_bytes: Some(config.memory_mb.saturating_mul(mib)),
             max_processes: config.max_processes,
             max_file_bytes: config.max_file_mb.saturating_mul(mib),
             max_open_files: 256,
@@ -58,6 +60,7 @@ impl ExecutePython {
                     Ok(sb) => tracing::info!(
                         python = %sb.python().display(),
                         pids_cgroup = sb.uses_pids_cgroup(),
+                        memory_cgroup = sb.uses_memory_cgroup(),
                         "execute_python sandbox ready"
                     ),
                     Err(e) => tracing::warn!(error = %e, "execute_python has no sandbox"),
