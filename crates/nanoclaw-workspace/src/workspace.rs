@@ -664,8 +664,17 @@ impl Workspace {
     }
 }
 
+/// Directories with at least this many entries are stat'ed on several threads: one `statx`
+/// per entry (for its size) is most of a large listing's time (bench/RESULTS.md, project-list).
+const PARALLEL_STAT_MIN: usize = 2048;
+
+/// Most threads one listing stats on.
+const MAX_STAT_THREADS: usize = 4;
+
 /// Appends the file and directory entries of `dir` (at `rel`) to `out`, unsorted.
 fn list_into(dir: &Dir, rel: &RelPath, out: &mut Vec<Entry>) -> Result<(), WsError> {
+    // Names and kinds come with the directory read; sizes need one stat per entry.
+    let mut found = Vec::new();
     for entry in dir.entries()? {
         let Ok(entry) = entry else { continue };
         let Ok(name) = entry.file_name().into_string() else {
@@ -674,25 +683,71 @@ fn list_into(dir: &Dir, rel: &RelPath, out: &mut Vec<Entry>) -> Result<(), WsErr
         let Ok(file_type) = entry.file_type() else {
             continue;
         };
-        let meta = if file_type.is_symlink() {
-            // Followed through the sandbox: a link leading outside fails and is skipped.
-            dir.metadata(&name)
-        } else {
-            entry.metadata()
-        };
-        let Ok(meta) = meta else { continue };
-        let is_dir = match kind_of(&meta) {
-            Kind::File => false,
-            Kind::Dir => true,
-            Kind::Other => continue,
-        };
-        out.push(Entry {
-            path: rel.join(&name).as_str().to_owned(),
-            name,
-            is_dir,
-            size: meta.len(),
-            modified: meta.modified().ok().map(|t| t.into_std()),
-        });
+        found.push((entry, name, file_type.is_symlink()));
     }
+    let threads = if found.len() < PARALLEL_STAT_MIN {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_STAT_THREADS)
+    };
+    if threads <= 1 {
+        out.extend(found.into_iter().filter_map(|f| stat_entry(dir, rel, f)));
+        return Ok(());
+    }
+    let per = found.len().div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    while found.len() > per {
+        let rest = found.split_off(per);
+        parts.push(found);
+        found = rest;
+    }
+    parts.push(found);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .filter_map(|f| stat_entry(dir, rel, f))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for handle in handles {
+            // A stat cannot panic; if a thread did anyway, its entries are left out.
+            if let Ok(entries) = handle.join() {
+                out.extend(entries);
+            }
+        }
+    });
     Ok(())
+}
+
+/// The listing entry for one directory entry: `None` for what a listing skips.
+fn stat_entry(
+    dir: &Dir,
+    rel: &RelPath,
+    (entry, name, is_symlink): (cap_std::fs::DirEntry, String, bool),
+) -> Option<Entry> {
+    let meta = if is_symlink {
+        // Followed through the sandbox: a link leading outside fails and is skipped.
+        dir.metadata(&name)
+    } else {
+        entry.metadata()
+    };
+    let meta = meta.ok()?;
+    let is_dir = match kind_of(&meta) {
+        Kind::File => false,
+        Kind::Dir => true,
+        Kind::Other => return None,
+    };
+    Some(Entry {
+        path: rel.join(&name).as_str().to_owned(),
+        name,
+        is_dir,
+        size: meta.len(),
+        modified: meta.modified().ok().map(|t| t.into_std()),
+    })
 }

@@ -482,3 +482,39 @@ fn workspace_is_send_sync_and_cheap_to_clone() {
     assert_send_sync::<nanoclaw_workspace::Workspace>();
     assert_send_sync::<nanoclaw_workspace::Workspaces>();
 }
+
+/// A directory large enough to be stat'ed on several threads lists exactly what a one-thread
+/// listing would: every entry once, with its own size, links to the outside still skipped.
+#[test]
+fn a_large_directory_lists_every_entry_once_with_its_size() {
+    let f = fixture();
+    let big = f.project.join("big");
+    fs::create_dir(&big).unwrap();
+    let n = 5000;
+    for i in 0..n {
+        fs::write(big.join(format!("f{i:05}.txt")), "x".repeat(i % 13)).unwrap();
+    }
+    fs::create_dir(big.join("zdir")).unwrap();
+    std::os::unix::fs::symlink("../../../secret", big.join("link_out")).unwrap();
+    std::os::unix::fs::symlink("f00012.txt", big.join("link_in")).unwrap();
+    let entries = f.ws.list("big").unwrap();
+    assert_eq!(
+        entries.len(),
+        n + 2,
+        "files, the link inside and the directory"
+    );
+    assert!(entries[0].is_dir && entries[0].name == "zdir");
+    let files: Vec<_> = entries.iter().filter(|e| !e.is_dir).collect();
+    for (i, e) in files.iter().take(n).enumerate() {
+        assert_eq!(e.name, format!("f{i:05}.txt"));
+        assert_eq!(e.path, format!("big/f{i:05}.txt"));
+        assert_eq!(e.size, (i % 13) as u64, "{}", e.name);
+    }
+    let link = files.last().unwrap();
+    assert_eq!((link.name.as_str(), link.size), ("link_in", 12));
+    assert!(
+        !entries
+            .iter()
+            .any(|e| e.name == "link_out" || e.path.contains(MARKER))
+    );
+}
