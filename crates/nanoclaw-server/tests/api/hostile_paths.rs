@@ -58,6 +58,8 @@ fn world(rt: &tokio::runtime::Runtime) -> World {
     let (bob, _) = rt.block_on(app.register_id("bob", "bob-password-1"));
     let root = app.config.workspace_root.canonicalize().unwrap();
     let base = root.parent().unwrap().to_path_buf();
+    // With PostgreSQL or MariaDB nothing has made the data folder yet.
+    fs::create_dir_all(&app.config.data_dir).unwrap();
     let data_dir = app.config.data_dir.canonicalize().unwrap();
     assert!(!data_dir.starts_with(&root));
 
