@@ -530,7 +530,7 @@ impl Agent {
             tools: if tools_enabled {
                 registry.specs(workspace_bound)
             } else {
-                Vec::new()
+                Arc::from([])
             },
             stream: true,
         };
@@ -553,14 +553,15 @@ impl Agent {
             let last_round = round_no + 1 == max_iterations;
             // A sub-agent must end in text: its last round offers no tools.
             chat.tools = if sub.is_some() && last_round {
-                Vec::new()
+                Arc::from([])
             } else {
-                offered.clone()
+                Arc::clone(&offered)
             };
             let opened = tokio::select! {
                 biased;
                 () = cancel.cancelled() => return run.outcome(last_text, End::Cancelled),
-                opened = self.client.stream(&endpoint, &chat) => opened,
+                // Boxed: the request's future is large and lives only until the reply starts.
+                opened = Box::pin(self.client.stream(&endpoint, &chat)) => opened,
             };
             let mut stream = match opened {
                 Ok(stream) => stream,
@@ -608,8 +609,8 @@ impl Agent {
             }
             // Tools' progress lines become thinking steps while the batch runs.
             let batch = {
-                let batch = executor.run_batch(&calls, &ctx);
-                tokio::pin!(batch);
+                // Boxed: only rounds with tool calls need its state.
+                let mut batch = Box::pin(executor.run_batch(&calls, &ctx));
                 loop {
                     tokio::select! {
                         results = &mut batch => break results,

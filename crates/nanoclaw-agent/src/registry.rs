@@ -21,6 +21,9 @@ struct Entry {
 pub struct ToolRegistry {
     entries: Vec<Entry>,
     by_name: HashMap<String, usize>,
+    /// What [`ToolRegistry::specs`] answers, without and with a workspace: built at
+    /// registration and shared by every answer (a stream holds its list while it runs).
+    offered: [Arc<[ToolSpec]>; 2],
 }
 
 impl ToolRegistry {
@@ -61,6 +64,7 @@ impl ToolRegistry {
                 self.entries.push(entry);
             }
         }
+        self.offered = [false, true].map(|bound| self.build_specs(bound));
     }
 
     /// The tool called `name`, if registered.
@@ -92,7 +96,11 @@ impl ToolRegistry {
 
     /// The tools as offered to the model, in registration order; tools that need a workspace
     /// only when `workspace_bound`.
-    pub fn specs(&self, workspace_bound: bool) -> Vec<ToolSpec> {
+    pub fn specs(&self, workspace_bound: bool) -> Arc<[ToolSpec]> {
+        Arc::clone(&self.offered[usize::from(workspace_bound)])
+    }
+
+    fn build_specs(&self, workspace_bound: bool) -> Arc<[ToolSpec]> {
         self.entries
             .iter()
             .filter(|e| workspace_bound || !e.tool.needs_workspace())

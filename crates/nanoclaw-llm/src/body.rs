@@ -88,7 +88,7 @@ mod tests {
             temperature: 0.7,
             max_tokens,
             thinking,
-            tools,
+            tools: tools.into(),
             stream,
         }
     }

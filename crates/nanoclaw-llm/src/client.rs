@@ -346,7 +346,7 @@ mod tests {
             temperature: 1.0,
             max_tokens: 10,
             thinking,
-            tools: vec![],
+            tools: std::sync::Arc::from([]),
             stream: true,
         }
     }

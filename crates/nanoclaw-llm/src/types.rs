@@ -1,6 +1,7 @@
 //! The request side: where to send it and what to send.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::ser::SerializeMap;
@@ -114,15 +115,22 @@ pub struct ToolSpec {
 
 impl Serialize for ToolSpec {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serde_json::json!({
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.parameters,
+        use serde::ser::SerializeStruct;
+        /// The `function` object, borrowed (every round sends every tool: no copies).
+        struct Function<'a>(&'a ToolSpec);
+        impl Serialize for Function<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut f = s.serialize_struct("function", 3)?;
+                f.serialize_field("name", &self.0.name)?;
+                f.serialize_field("description", &self.0.description)?;
+                f.serialize_field("parameters", &self.0.parameters)?;
+                f.end()
             }
-        })
-        .serialize(s)
+        }
+        let mut tool = s.serialize_struct("tool", 2)?;
+        tool.serialize_field("type", "function")?;
+        tool.serialize_field("function", &Function(self))?;
+        tool.end()
     }
 }
 
@@ -257,8 +265,9 @@ pub struct ChatRequest {
     pub max_tokens: u32,
     /// Ask for reasoning (DeepSeek, GLM only).
     pub thinking: bool,
-    /// Tools offered this round; none → no `tools`/`tool_choice` keys.
-    pub tools: Vec<ToolSpec>,
+    /// Tools offered this round; none → no `tools`/`tool_choice` keys. Shared: every answer
+    /// of a server offers the same few lists, and a stream holds its request while it runs.
+    pub tools: Arc<[ToolSpec]>,
     /// Stream the answer (main chat) or not (sub-agents).
     pub stream: bool,
 }

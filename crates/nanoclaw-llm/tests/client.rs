@@ -35,7 +35,7 @@ fn request() -> ChatRequest {
         temperature: 0.5,
         max_tokens: 100_000,
         thinking: false,
-        tools: vec![],
+        tools: std::sync::Arc::from([]),
         stream: true,
     }
 }
@@ -449,7 +449,8 @@ async fn the_request_body_is_shaped_for_the_provider() {
         name: "calculator".into(),
         description: "Evaluate an arithmetic expression".into(),
         parameters: json!({"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]}),
-    }];
+    }]
+    .into();
     let (deltas, error) = drain(client.stream(&deepseek, &req).await.unwrap()).await;
     assert_eq!(error, None);
     assert_eq!(
