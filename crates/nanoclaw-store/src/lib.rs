@@ -17,11 +17,12 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use sea_orm_migration::MigratorTrait;
 
 pub use error::{StoreError, UniqueField};
-pub use repo::answers::FinishedAnswer;
 pub use repo::api_keys::NewApiKey;
 pub use repo::audit::AuditFilter;
+pub use repo::chat_writes::{ChatWrite, ChatWritten, FinishedAnswer};
 pub use repo::meta::{LEGACY_IMPORT_AT, LEGACY_IMPORT_MAX_USER_ID};
 pub use repo::sessions::{Extension, NewSession};
+pub use repo::token_usage::UsageEntry;
 pub use repo::users::{AdminUpdate, NewUser, ProfileUpdate};
 
 /// Connection pool occupancy.

@@ -757,3 +757,128 @@ async fn one_stream_per_conversation() {
     );
     db.finish().await;
 }
+
+#[tokio::test]
+async fn chat_writes_of_one_batch_share_a_transaction_and_keep_their_order() {
+    use nanoclaw_store::{ChatWrite, ChatWritten, FinishedAnswer, UsageEntry};
+    let db = TestDb::migrated().await;
+    let alice = db.user("alice").await;
+    let conv = db.conversation(alice, None, t(0)).await;
+    let other = db.conversation(alice, None, t(0)).await;
+    let ttl = Duration::from_secs(30);
+    let open = |conversation: &str, holder: &str, text: &str| ChatWrite::Open {
+        conversation_id: conversation.to_owned(),
+        holder: holder.to_owned(),
+        ttl,
+        content: format!(r#"{{"text":"{text}"}}"#),
+    };
+    // Two opens of one conversation in one batch: the first takes the lock and stores its
+    // message, the second is refused and stores nothing; a renewal by the winner holds.
+    let written = db
+        .store
+        .apply_chat_writes(
+            &[
+                open(&conv, "a", "first"),
+                open(&conv, "b", "second"),
+                open(&other, "c", "elsewhere"),
+                ChatWrite::Renew {
+                    conversation_id: conv.clone(),
+                    holder: "a".into(),
+                    ttl,
+                },
+                ChatWrite::Renew {
+                    conversation_id: conv.clone(),
+                    holder: "b".into(),
+                    ttl,
+                },
+            ],
+            t(1),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(&written[0], ChatWritten::Opened(Some(m)) if m.role == role::USER));
+    assert_eq!(written[1], ChatWritten::Opened(None));
+    assert!(matches!(&written[2], ChatWritten::Opened(Some(_))));
+    assert_eq!(written[3], ChatWritten::Renewed(true));
+    assert_eq!(written[4], ChatWritten::Renewed(false));
+    let history = db.store.conversation_history(&conv).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(history[0].content.contains("first"));
+
+    // Ending: the answer stored, the lock released, the usage of both ends added to one row.
+    let usage = |prompt, completion| {
+        Some(UsageEntry {
+            user_id: alice,
+            date: t(2).date(),
+            model: "deepseek-chat".into(),
+            delta: UsageDelta { prompt, completion },
+        })
+    };
+    let written = db
+        .store
+        .apply_chat_writes(
+            &[
+                ChatWrite::End(FinishedAnswer {
+                    conversation_id: conv.clone(),
+                    holder: "a".into(),
+                    content: Some(r#"{"text":"answer","steps":[]}"#.into()),
+                    token_count: 7,
+                    usage: usage(10, 7),
+                }),
+                ChatWrite::End(FinishedAnswer {
+                    conversation_id: other.clone(),
+                    holder: "c".into(),
+                    content: None,
+                    token_count: 0,
+                    usage: usage(5, 0),
+                }),
+                open(&conv, "b", "again"),
+            ],
+            t(2),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(&written[0], ChatWritten::Ended(Some(m)) if m.role == role::ASSISTANT && m.token_count == 7)
+    );
+    assert_eq!(written[1], ChatWritten::Ended(None));
+    assert!(
+        matches!(&written[2], ChatWritten::Opened(Some(_))),
+        "the lock was free again"
+    );
+    assert_eq!(
+        db.store.conversation_history(&other).await.unwrap().len(),
+        1
+    );
+    let rows = db
+        .store
+        .usage_rows(alice, t(2).date(), t(2).date())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].tokens.prompt, rows[0].tokens.completion), (15, 7));
+
+    // A batch with a write that cannot be applied (no such conversation) applies nothing.
+    let failed = db
+        .store
+        .apply_chat_writes(
+            &[
+                open(&other, "d", "lost"),
+                open("no-such-conversation", "e", "x"),
+            ],
+            t(3),
+        )
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(
+        db.store.conversation_history(&other).await.unwrap().len(),
+        1
+    );
+    assert!(
+        db.store
+            .try_lock_stream(&other, "f", t(3), ttl)
+            .await
+            .unwrap(),
+        "the failed batch took no lock"
+    );
+}

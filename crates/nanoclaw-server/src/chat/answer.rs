@@ -18,7 +18,7 @@ use nanoclaw_core::User;
 use nanoclaw_core::chat::{Conversation, UsageDelta};
 use nanoclaw_core::time::now_utc;
 use nanoclaw_llm::{ChatRequest, Client, Endpoint};
-use nanoclaw_store::FinishedAnswer;
+use nanoclaw_store::{FinishedAnswer, UsageEntry};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -61,6 +61,13 @@ struct DoneEvent<'a> {
     user_message_id: Option<&'a str>,
 }
 
+/// The 409 of a second stream on a conversation that is answering.
+fn busy() -> AppError {
+    AppError::Conflict(
+        "This conversation is already answering; wait for it or stop it first".into(),
+    )
+}
+
 fn not_found() -> AppError {
     AppError::NotFound("conversation not found".into())
 }
@@ -92,24 +99,18 @@ impl Chat {
             content["attachments"] = serde_json::to_value(&input.attachments)
                 .map_err(|e| AppError::internal(format!("attachments: {e}")))?;
         }
-        // Stored (and committed) before the model is called: it stays whatever happens next.
+        // The lock is taken and the user message stored (and committed) together, before
+        // the model is called: the message stays whatever happens next.
         let stored = self
-            .store
-            .insert_message(
+            .writer
+            .open(
                 &start.conversation.id,
-                "user",
+                &start.holder,
+                LOCK_TTL,
                 content.to_string(),
-                0,
-                now_utc(),
             )
-            .await;
-        let stored = match stored {
-            Ok(m) => m,
-            Err(e) => {
-                self.release(&start).await;
-                return Err(e.into());
-            }
-        };
+            .await?
+            .ok_or_else(busy)?;
         start.user_message_id = Some(stored.id);
         self.load_history(start).await
     }
@@ -148,6 +149,13 @@ impl Chat {
                 input.project_id.as_deref(),
             )
             .await?;
+        let locked = self
+            .store
+            .try_lock_stream(&start.conversation.id, &start.holder, now_utc(), LOCK_TTL)
+            .await?;
+        if !locked {
+            return Err(busy());
+        }
         if let Err(e) = self
             .store
             .delete_messages_from(&start.conversation.id, &message.id)
@@ -159,7 +167,7 @@ impl Chat {
         self.load_history(start).await
     }
 
-    /// Checks shared by send and regenerate, then takes the conversation's stream lock.
+    /// Checks shared by send and regenerate (the caller takes the stream lock).
     async fn prepare(
         &self,
         user: Arc<User>,
@@ -183,20 +191,11 @@ impl Chat {
             temperature: conversation.temperature,
             max_tokens,
             thinking: conversation.thinking_enabled,
-            tools: Vec::new(),
+            tools: Arc::from([]),
             stream: true,
         };
         Client::check(&endpoint, &check).map_err(|e| AppError::bad_request(e.to_string()))?;
         let holder = uuid::Uuid::new_v4().to_string();
-        let locked = self
-            .store
-            .try_lock_stream(&conversation.id, &holder, now_utc(), LOCK_TTL)
-            .await?;
-        if !locked {
-            return Err(AppError::Conflict(
-                "This conversation is already answering; wait for it or stop it first".into(),
-            ));
-        }
         let request = AnswerRequest {
             endpoint,
             model: conversation.model.clone(),
@@ -289,16 +288,19 @@ impl Chat {
     }
 
     /// The answer task: forwards steps, watches the client, renews the lock, then saves.
-    async fn run(&self, start: StreamStart, frames: mpsc::Sender<Bytes>) {
+    async fn run(&self, mut start: StreamStart, frames: mpsc::Sender<Bytes>) {
         let started = Instant::now();
         let model = start.conversation.model.clone();
         metrics::stream_opened();
         let cancel = self.streams.shutdown.child_token();
         let (steps_tx, mut steps) = mpsc::channel::<Step>(STEP_BUFFER);
-        let answer = self
-            .agent
-            .run_answer(start.request.clone(), steps_tx, cancel.clone());
-        tokio::pin!(answer);
+        // The history moves to the agent (a long conversation is not held twice).
+        let request = AnswerRequest {
+            history: std::mem::take(&mut start.request.history),
+            ..start.request.clone()
+        };
+        // Boxed, so that it can be freed as soon as it returns (below).
+        let mut answer = Box::pin(self.agent.run_answer(request, steps_tx, cancel.clone()));
         // Each stream renews at its own phase: answers started together must not all write
         // their renewal in the same instant (that burst would delay everyone's `done`).
         let phase = LOCK_RENEW_EVERY.mul_f64(0.5 + rand::random::<f64>());
@@ -326,8 +328,8 @@ impl Chat {
                 }
                 _ = renew.tick() => {
                     let held = self
-                        .store
-                        .renew_stream_lock(&start.conversation.id, &start.holder, now_utc(), LOCK_TTL)
+                        .writer
+                        .renew(&start.conversation.id, &start.holder, LOCK_TTL)
                         .await;
                     if matches!(held, Ok(false)) {
                         tracing::warn!("stream lock lost (conversation deleted?); ending the answer");
@@ -348,37 +350,46 @@ impl Chat {
             }
         }
         let shutting_down = self.streams.shutdown.is_cancelled();
-        // The save also releases the lock, before `done`, so that a client sending again at
-        // once is not refused; the usage is recorded after `done`, off the path between the
-        // model's last byte and `done`, but before the response ends: a client that read to
-        // the end sees it counted.
-        let last = self.save(&start, &outcome, shutting_down).await;
+        // One write stores the answer, releases the lock and records the usage, before
+        // `done`: a client sending again at once is not refused, and one that read to the
+        // end sees the tokens counted.
+        // The agent's future is freed before saving; the save (database futures are large)
+        // gets a box of its own for its moment, so this task stays small while it streams.
+        drop(answer);
+        let last = Box::pin(self.save(&start, &outcome, shutting_down)).await;
         if !client_gone {
             let _ = frames.send(last).await;
         }
-        self.record_usage(&start, &outcome).await;
         drop(frames);
         metrics::stream_closed(&model, &outcome, started.elapsed());
     }
 
-    /// Adds what the answer used to the day's row, whatever way it ended.
-    async fn record_usage(&self, start: &StreamStart, outcome: &AnswerOutcome) {
-        let usage = UsageDelta {
+    /// What the answer used, for the day's row of its user and model.
+    fn usage(start: &StreamStart, outcome: &AnswerOutcome) -> Option<UsageEntry> {
+        let delta = UsageDelta {
             prompt: i64::try_from(outcome.prompt_tokens).unwrap_or(i64::MAX),
             completion: i64::try_from(outcome.completion_tokens).unwrap_or(i64::MAX),
         };
-        if usage.prompt == 0 && usage.completion == 0 {
-            return;
-        }
-        let now = now_utc();
+        (delta.prompt != 0 || delta.completion != 0).then(|| UsageEntry {
+            user_id: start.user.id,
+            date: now_utc().date(),
+            model: start.conversation.model.clone(),
+            delta,
+        })
+    }
+
+    /// When the answer could not be saved: frees the lock and still counts the tokens.
+    async fn release_and_count(&self, start: &StreamStart, usage: Option<UsageEntry>) {
+        self.release(start).await;
+        let Some(usage) = usage else { return };
         if let Err(e) = self
             .store
             .add_usage(
-                start.user.id,
-                now.date(),
-                &start.conversation.model,
-                usage,
-                now,
+                usage.user_id,
+                usage.date,
+                &usage.model,
+                usage.delta,
+                now_utc(),
             )
             .await
         {
@@ -386,8 +397,8 @@ impl Chat {
         }
     }
 
-    /// Saves what the answer produced and releases the conversation's lock; returns the last
-    /// event.
+    /// Saves what the answer produced, releases the conversation's lock and records the
+    /// usage; returns the last event.
     async fn save(
         &self,
         start: &StreamStart,
@@ -395,31 +406,32 @@ impl Chat {
         shutting_down: bool,
     ) -> Bytes {
         let conversation = &start.conversation;
+        let usage = Self::usage(start, outcome);
         // An answer that produced nothing at all leaves no empty message behind.
-        let saved = if outcome.steps.is_empty() && outcome.end != End::Completed {
-            self.release(start).await;
+        let content = if outcome.steps.is_empty() && outcome.end != End::Completed {
             None
         } else {
-            let content = match serde_json::to_string(&outcome.stored_content()) {
-                Ok(c) => c,
+            match serde_json::to_string(&outcome.stored_content()) {
+                Ok(c) => Some(c),
                 Err(e) => {
-                    self.release(start).await;
+                    self.release_and_count(start, usage).await;
                     return sse::error(&format!("Internal error: {e}"));
                 }
-            };
-            let answer = FinishedAnswer {
-                conversation_id: conversation.id.clone(),
-                content,
-                token_count: i64::try_from(outcome.completion_tokens).unwrap_or(i64::MAX),
-                holder: start.holder.clone(),
-            };
-            match self.saver.save(answer).await {
-                Ok(m) => Some(m),
-                Err(e) => {
-                    tracing::error!(error = %e, "could not save the answer");
-                    self.release(start).await;
-                    return sse::error("Internal error: the answer could not be saved");
-                }
+            }
+        };
+        let answer = FinishedAnswer {
+            conversation_id: conversation.id.clone(),
+            holder: start.holder.clone(),
+            content,
+            token_count: i64::try_from(outcome.completion_tokens).unwrap_or(i64::MAX),
+            usage: usage.clone(),
+        };
+        let saved = match self.writer.end(answer).await {
+            Ok(saved) => saved,
+            Err(e) => {
+                tracing::error!(error = %e, "could not save the answer");
+                self.release_and_count(start, usage).await;
+                return sse::error("Internal error: the answer could not be saved");
             }
         };
         if let Some(message) = outcome.end.error_message() {

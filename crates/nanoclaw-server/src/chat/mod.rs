@@ -10,8 +10,8 @@ mod answer;
 mod conversations;
 mod history;
 pub mod input;
-mod saver;
 pub mod sse;
+mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,8 +35,8 @@ pub struct Chat {
     store: Store,
     /// Opens the workspace of the project an answer works in (after the ownership check).
     projects: Projects,
-    /// Saves ended answers in batches.
-    saver: saver::Saver,
+    /// Applies the stream writes (open, renew, end) in batches.
+    writer: writer::Writer,
     agent: Agent,
     models: Arc<[ModelConfig]>,
     default_model: String,
@@ -72,7 +72,7 @@ impl Chat {
             settings,
         );
         Ok(Self {
-            saver: saver::Saver::start(store.clone()),
+            writer: writer::Writer::start(store.clone()),
             store,
             projects,
             agent,

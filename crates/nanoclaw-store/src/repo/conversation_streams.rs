@@ -34,53 +34,15 @@ impl Store {
         now: NaiveDateTime,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let expires_at = expiry(now, ttl)?;
-        let backend = self.db.get_database_backend();
-        let mysql = backend == DbBackend::MySql;
-        let sql = if mysql {
-            // Assignments run left to right: `holder` is set first, and the second condition
-            // still sees the old `expires_at`, so both columns change or neither does.
-            "INSERT INTO conversation_streams (conversation_id, holder, expires_at) \
-             VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE \
-             holder = IF(expires_at <= ? OR holder = VALUES(holder), VALUES(holder), holder), \
-             expires_at = IF(expires_at <= ? OR holder = VALUES(holder), VALUES(expires_at), expires_at)"
-        } else {
-            "INSERT INTO conversation_streams (conversation_id, holder, expires_at) \
-             VALUES (?, ?, ?) ON CONFLICT (conversation_id) DO UPDATE \
-             SET holder = excluded.holder, expires_at = excluded.expires_at \
-             WHERE conversation_streams.expires_at <= ? \
-             OR conversation_streams.holder = excluded.holder"
-        };
-        let mut values = vec![conversation_id.into(), holder.into(), expires_at.into()];
-        values.push(now.into());
-        if mysql {
-            values.push(now.into());
-        }
         let mut attempt = 1;
-        let result = loop {
-            match self
-                .db
-                .execute_raw(statement(backend, sql, values.clone()))
-                .await
-            {
-                Ok(r) => break r,
-                Err(e) if attempt < LOCK_ATTEMPTS && is_deadlock(&e) => attempt += 1,
-                Err(e) => return Err(e.into()),
+        loop {
+            match lock(&self.db, conversation_id, holder, now, ttl).await {
+                Err(StoreError::Db(e)) if attempt < LOCK_ATTEMPTS && is_deadlock(&e) => {
+                    attempt += 1;
+                }
+                other => return other,
             }
-        };
-        if !mysql {
-            // SQLite and PostgreSQL count a conflicting row the WHERE left alone as 0.
-            return Ok(result.rows_affected() == 1);
         }
-        // MySQL counts a row "updated" to its own values as 1 (sqlx asks for found rows), the
-        // same as an insert: ask who holds the lock instead.
-        let current = Streams::find_by_id(conversation_id.to_owned())
-            .select_only()
-            .column(Column::Holder)
-            .into_tuple::<String>()
-            .one(&self.db)
-            .await?;
-        Ok(current.as_deref() == Some(holder))
     }
 
     /// Moves the expiry of `holder`'s lock to `now + ttl`. False when `holder` no longer holds
@@ -92,15 +54,7 @@ impl Store {
         now: NaiveDateTime,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let expires_at = expiry(now, ttl)?;
-        Ok(Streams::update_many()
-            .col_expr(Column::ExpiresAt, Expr::value(expires_at))
-            .filter(Column::ConversationId.eq(conversation_id))
-            .filter(Column::Holder.eq(holder))
-            .exec(&self.db)
-            .await?
-            .rows_affected
-            > 0)
+        renew(&self.db, conversation_id, holder, now, ttl).await
     }
 
     /// Releases `holder`'s lock; false when it did not hold it.
@@ -109,12 +63,86 @@ impl Store {
         conversation_id: &str,
         holder: &str,
     ) -> Result<bool, StoreError> {
-        Ok(Streams::delete_many()
-            .filter(Column::ConversationId.eq(conversation_id))
-            .filter(Column::Holder.eq(holder))
-            .exec(&self.db)
-            .await?
-            .rows_affected
-            > 0)
+        unlock(&self.db, conversation_id, holder).await
     }
+}
+
+/// [`Store::try_lock_stream`] on `db` (a connection or a transaction), without retries.
+pub(crate) async fn lock(
+    db: &impl ConnectionTrait,
+    conversation_id: &str,
+    holder: &str,
+    now: NaiveDateTime,
+    ttl: Duration,
+) -> Result<bool, StoreError> {
+    let expires_at = expiry(now, ttl)?;
+    let backend = db.get_database_backend();
+    let mysql = backend == DbBackend::MySql;
+    let sql = if mysql {
+        // Assignments run left to right: `holder` is set first, and the second condition
+        // still sees the old `expires_at`, so both columns change or neither does.
+        "INSERT INTO conversation_streams (conversation_id, holder, expires_at) \
+         VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE \
+         holder = IF(expires_at <= ? OR holder = VALUES(holder), VALUES(holder), holder), \
+         expires_at = IF(expires_at <= ? OR holder = VALUES(holder), VALUES(expires_at), expires_at)"
+    } else {
+        "INSERT INTO conversation_streams (conversation_id, holder, expires_at) \
+         VALUES (?, ?, ?) ON CONFLICT (conversation_id) DO UPDATE \
+         SET holder = excluded.holder, expires_at = excluded.expires_at \
+         WHERE conversation_streams.expires_at <= ? \
+         OR conversation_streams.holder = excluded.holder"
+    };
+    let mut values = vec![conversation_id.into(), holder.into(), expires_at.into()];
+    values.push(now.into());
+    if mysql {
+        values.push(now.into());
+    }
+    let result = db.execute_raw(statement(backend, sql, values)).await?;
+    if !mysql {
+        // SQLite and PostgreSQL count a conflicting row the WHERE left alone as 0.
+        return Ok(result.rows_affected() == 1);
+    }
+    // MySQL counts a row "updated" to its own values as 1 (sqlx asks for found rows), the
+    // same as an insert: ask who holds the lock instead.
+    let current = Streams::find_by_id(conversation_id.to_owned())
+        .select_only()
+        .column(Column::Holder)
+        .into_tuple::<String>()
+        .one(db)
+        .await?;
+    Ok(current.as_deref() == Some(holder))
+}
+
+/// [`Store::renew_stream_lock`] on `db`.
+pub(crate) async fn renew(
+    db: &impl ConnectionTrait,
+    conversation_id: &str,
+    holder: &str,
+    now: NaiveDateTime,
+    ttl: Duration,
+) -> Result<bool, StoreError> {
+    let expires_at = expiry(now, ttl)?;
+    Ok(Streams::update_many()
+        .col_expr(Column::ExpiresAt, Expr::value(expires_at))
+        .filter(Column::ConversationId.eq(conversation_id))
+        .filter(Column::Holder.eq(holder))
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0)
+}
+
+/// [`Store::unlock_stream`] on `db`.
+pub(crate) async fn unlock(
+    db: &impl ConnectionTrait,
+    conversation_id: &str,
+    holder: &str,
+) -> Result<bool, StoreError> {
+    Ok(Streams::delete_many()
+        .filter(Column::ConversationId.eq(conversation_id))
+        .filter(Column::Holder.eq(holder))
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0)
 }

@@ -27,15 +27,7 @@ impl Store {
         token_count: i64,
         now: NaiveDateTime,
     ) -> Result<Message, StoreError> {
-        let model = messages::ActiveModel {
-            id: Set(uuid::Uuid::new_v4().to_string()),
-            conversation_id: Set(conversation_id.to_owned()),
-            role: Set(role.to_owned()),
-            content: Set(Some(content)),
-            token_count: Set(Some(saturate_i32(token_count))),
-            created_at: Set(Some(now)),
-        };
-        Ok(model.insert(&self.db).await?.into())
+        insert(&self.db, conversation_id, role, content, token_count, now).await
     }
 
     /// One page of a conversation's messages (api.md §5.1, rebuild semantics): the `limit`
@@ -185,4 +177,24 @@ impl Store {
             .await?
             .map(Message::from))
     }
+}
+
+/// [`Store::insert_message`] on `db` (a connection or a transaction).
+pub(crate) async fn insert(
+    db: &impl ConnectionTrait,
+    conversation_id: &str,
+    role: &str,
+    content: String,
+    token_count: i64,
+    now: NaiveDateTime,
+) -> Result<Message, StoreError> {
+    let model = messages::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        conversation_id: Set(conversation_id.to_owned()),
+        role: Set(role.to_owned()),
+        content: Set(Some(content)),
+        token_count: Set(Some(saturate_i32(token_count))),
+        created_at: Set(Some(now)),
+    };
+    Ok(model.insert(db).await?.into())
 }

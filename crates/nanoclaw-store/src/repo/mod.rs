@@ -1,9 +1,9 @@
 //! Repositories: one module per table, methods on [`crate::Store`].
 
-pub mod answers;
 pub mod api_keys;
 pub mod audit;
 pub mod auth_changes;
+pub mod chat_writes;
 pub mod conversation_streams;
 pub mod conversations;
 pub mod credentials;

@@ -20,6 +20,19 @@ struct AnswerTokens {
     token_count: Option<i32>,
 }
 
+/// Tokens to add to a user's row of a day and model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEntry {
+    /// The user.
+    pub user_id: i64,
+    /// The UTC date.
+    pub date: NaiveDate,
+    /// The model id.
+    pub model: String,
+    /// The tokens.
+    pub delta: UsageDelta,
+}
+
 impl Store {
     /// Adds an answer's tokens to the user's row for `date` and `model`, creating it if
     /// missing: one atomic upsert on `uq_user_date_model`, so concurrent answers neither
@@ -32,44 +45,19 @@ impl Store {
         delta: UsageDelta,
         now: NaiveDateTime,
     ) -> Result<(), StoreError> {
-        let uid =
-            id_of(user_id).ok_or_else(|| StoreError::Unavailable("user id out of range".into()))?;
-        let backend = self.db.get_database_backend();
-        let update = if backend == DbBackend::MySql {
-            "ON DUPLICATE KEY UPDATE \
-             prompt_tokens = COALESCE(prompt_tokens, 0) + VALUES(prompt_tokens), \
-             completion_tokens = COALESCE(completion_tokens, 0) + VALUES(completion_tokens), \
-             total_tokens = COALESCE(total_tokens, 0) + VALUES(total_tokens)"
-        } else {
-            "ON CONFLICT (user_id, date, model) DO UPDATE SET \
-             prompt_tokens = COALESCE(token_usage.prompt_tokens, 0) + excluded.prompt_tokens, \
-             completion_tokens = COALESCE(token_usage.completion_tokens, 0) + excluded.completion_tokens, \
-             total_tokens = COALESCE(token_usage.total_tokens, 0) + excluded.total_tokens"
+        let usage = UsageEntry {
+            user_id,
+            date,
+            model: model.to_owned(),
+            delta,
         };
-        let sql = format!(
-            "INSERT INTO token_usage \
-             (user_id, date, model, prompt_tokens, completion_tokens, total_tokens, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?) {update}"
-        );
         let mut attempt = 1;
         loop {
-            let stmt = statement(
-                backend,
-                &sql,
-                [
-                    uid.into(),
-                    date.into(),
-                    model.into(),
-                    saturate_i32(delta.prompt).into(),
-                    saturate_i32(delta.completion).into(),
-                    saturate_i32(delta.prompt.saturating_add(delta.completion)).into(),
-                    now.into(),
-                ],
-            );
-            match self.db.execute_raw(stmt).await {
-                Ok(_) => return Ok(()),
-                Err(e) if attempt < UPSERT_ATTEMPTS && is_deadlock(&e) => attempt += 1,
-                Err(e) => return Err(e.into()),
+            match add_usage(&self.db, &usage, now).await {
+                Err(StoreError::Db(e)) if attempt < UPSERT_ATTEMPTS && is_deadlock(&e) => {
+                    attempt += 1;
+                }
+                other => return other,
             }
         }
     }
@@ -142,4 +130,47 @@ impl Store {
         };
         Ok(TokenStats::aggregate(period, today, &rows, hourly))
     }
+}
+
+/// [`Store::add_usage`] on `db` (a connection or a transaction), without retries.
+pub(crate) async fn add_usage(
+    db: &impl ConnectionTrait,
+    usage: &UsageEntry,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let uid = id_of(usage.user_id)
+        .ok_or_else(|| StoreError::Unavailable("user id out of range".into()))?;
+    let backend = db.get_database_backend();
+    let update = if backend == DbBackend::MySql {
+        "ON DUPLICATE KEY UPDATE \
+         prompt_tokens = COALESCE(prompt_tokens, 0) + VALUES(prompt_tokens), \
+         completion_tokens = COALESCE(completion_tokens, 0) + VALUES(completion_tokens), \
+         total_tokens = COALESCE(total_tokens, 0) + VALUES(total_tokens)"
+    } else {
+        "ON CONFLICT (user_id, date, model) DO UPDATE SET \
+         prompt_tokens = COALESCE(token_usage.prompt_tokens, 0) + excluded.prompt_tokens, \
+         completion_tokens = COALESCE(token_usage.completion_tokens, 0) + excluded.completion_tokens, \
+         total_tokens = COALESCE(token_usage.total_tokens, 0) + excluded.total_tokens"
+    };
+    let sql = format!(
+        "INSERT INTO token_usage \
+         (user_id, date, model, prompt_tokens, completion_tokens, total_tokens, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?) {update}"
+    );
+    let delta = usage.delta;
+    let stmt = statement(
+        backend,
+        &sql,
+        [
+            uid.into(),
+            usage.date.into(),
+            usage.model.as_str().into(),
+            saturate_i32(delta.prompt).into(),
+            saturate_i32(delta.completion).into(),
+            saturate_i32(delta.prompt.saturating_add(delta.completion)).into(),
+            now.into(),
+        ],
+    );
+    db.execute_raw(stmt).await?;
+    Ok(())
 }
