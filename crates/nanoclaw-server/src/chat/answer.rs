@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::response::Response;
 use nanoclaw_agent::{AnswerOutcome, AnswerRequest, End, Step};
 use nanoclaw_core::User;
-use nanoclaw_core::chat::{Conversation, UsageDelta};
+use nanoclaw_core::chat::{Conversation, Message, UsageDelta, role};
 use nanoclaw_core::time::now_utc;
 use nanoclaw_llm::{ChatRequest, Client, Endpoint};
 use nanoclaw_store::{FinishedAnswer, UsageEntry};
@@ -49,6 +49,8 @@ pub struct StreamStart {
     request: AnswerRequest,
     user_message_id: Option<String>,
     holder: String,
+    /// The automatic title, when the conversation has none yet.
+    title: Option<String>,
 }
 
 /// `done` (chat.md §6.5, plus `user_message_id`).
@@ -214,6 +216,7 @@ impl Chat {
             request,
             user_message_id: None,
             holder,
+            title: None,
         })
     }
 
@@ -227,6 +230,7 @@ impl Chat {
             Ok(stored) => {
                 start.request.history =
                     history::build(start.conversation.system_prompt.as_deref(), &stored);
+                start.title = automatic_title(&start.conversation, &stored);
                 Ok(start)
             }
             Err(e) => {
@@ -419,15 +423,21 @@ impl Chat {
                 }
             }
         };
+        let completed = outcome.end == End::Completed;
         let answer = FinishedAnswer {
             conversation_id: conversation.id.clone(),
             holder: start.holder.clone(),
+            // Only a completed answer names its conversation.
+            title: start
+                .title
+                .clone()
+                .filter(|_| completed && content.is_some()),
             content,
             token_count: i64::try_from(outcome.completion_tokens).unwrap_or(i64::MAX),
             usage: usage.clone(),
         };
-        let saved = match self.writer.end(answer).await {
-            Ok(saved) => saved,
+        let (saved, titled) = match self.writer.end(answer).await {
+            Ok(ended) => ended,
             Err(e) => {
                 tracing::error!(error = %e, "could not save the answer");
                 self.release_and_count(start, usage).await;
@@ -437,55 +447,42 @@ impl Chat {
         if let Some(message) = outcome.end.error_message() {
             return sse::error(message);
         }
-        let Some(saved) = saved.filter(|_| outcome.end == End::Completed) else {
+        let Some(saved) = saved.filter(|_| completed) else {
             return sse::error(if shutting_down {
                 "The server is restarting; the answer so far was saved"
             } else {
                 "The answer was stopped; what it had so far was saved"
             });
         };
-        let suggested = self.suggest_title(conversation).await;
+        let suggested = titled.then_some(start.title.as_deref()).flatten();
         sse::event(
             sse::DONE,
             &DoneEvent {
                 message_id: &saved.id,
                 token_count: outcome.completion_tokens,
-                suggested_title: suggested.as_deref(),
+                suggested_title: suggested,
                 user_message_id: start.user_message_id.as_deref(),
             },
         )
     }
+}
 
-    /// chat.md §8: an untitled conversation is named after its first user message.
-    async fn suggest_title(&self, conversation: &Conversation) -> Option<String> {
-        if !super::conversations::untitled(&conversation.title) {
-            return None;
-        }
-        let first = match self.store.first_user_message(&conversation.id).await {
-            Ok(first) => first,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the first message for a title");
-                return None;
-            }
-        };
-        let text = first
-            .and_then(|m| serde_json::from_str::<serde_json::Value>(&m.content).ok())
-            .and_then(|c| c.get("text").and_then(|t| t.as_str()).map(str::to_owned))
-            .unwrap_or_default();
-        let mut title: String = text.chars().take(TITLE_CHARS).collect();
-        if title.is_empty() {
-            title = NEW_CHAT_TITLE.to_owned();
-        }
-        match self
-            .store
-            .set_conversation_title(&conversation.id, &title, now_utc())
-            .await
-        {
-            Ok(_) => Some(title),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not save the suggested title");
-                None
-            }
-        }
+/// chat.md §8: the title an untitled conversation gets with its first completed answer, from
+/// its first user message (its first 30 characters; [`NEW_CHAT_TITLE`] when it has no text).
+fn automatic_title(conversation: &Conversation, stored: &[Message]) -> Option<String> {
+    if !super::conversations::untitled(&conversation.title) {
+        return None;
     }
+    let text = stored
+        .iter()
+        .find(|m| m.role == role::USER)
+        .and_then(|m| serde_json::from_str::<serde_json::Value>(&m.content).ok())
+        .and_then(|c| c.get("text").and_then(|t| t.as_str()).map(str::to_owned))
+        .unwrap_or_default();
+    let title: String = text.chars().take(TITLE_CHARS).collect();
+    Some(if title.is_empty() {
+        NEW_CHAT_TITLE.to_owned()
+    } else {
+        title
+    })
 }

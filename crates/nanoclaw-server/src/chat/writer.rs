@@ -92,10 +92,11 @@ impl Writer {
         }
     }
 
-    /// Stores the answer (if any), releases its lock and adds its usage.
-    pub async fn end(&self, answer: FinishedAnswer) -> Result<Option<Message>, StoreError> {
+    /// Stores the answer (if any), releases its lock, adds its usage and sets its title;
+    /// the stored message, and whether the title was set.
+    pub async fn end(&self, answer: FinishedAnswer) -> Result<(Option<Message>, bool), StoreError> {
         match self.apply(ChatWrite::End(answer)).await? {
-            ChatWritten::Ended(message) => Ok(message),
+            ChatWritten::Ended { message, titled } => Ok((message, titled)),
             _ => Err(unexpected()),
         }
     }
@@ -146,6 +147,7 @@ mod tests {
             content: Some(format!(r#"{{"text":"{text}","steps":[]}}"#)),
             token_count: 3,
             usage: None,
+            title: None,
         }
     }
 
@@ -199,7 +201,7 @@ mod tests {
             writer.end(answer(&conversation, "two", "h")),
         );
         assert!(bad.is_err());
-        let (good, good2) = (good.unwrap().unwrap(), good2.unwrap().unwrap());
+        let (good, good2) = (good.unwrap().0.unwrap(), good2.unwrap().0.unwrap());
         assert_eq!(good.role, "assistant");
         let history = store.conversation_history(&conversation).await.unwrap();
         let ids: Vec<&str> = history.iter().map(|m| m.id.as_str()).collect();
@@ -247,7 +249,7 @@ mod tests {
                 completion: 7,
             },
         });
-        assert_eq!(writer.end(ended).await.unwrap(), None);
+        assert_eq!(writer.end(ended).await.unwrap(), (None, false));
         assert!(!writer.renew(&conversation, winner, ttl).await.unwrap());
         let rows = store.usage_rows(user_id, today, today).await.unwrap();
         assert_eq!(rows.len(), 1);

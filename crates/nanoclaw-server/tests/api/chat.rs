@@ -171,6 +171,21 @@ async fn a_plain_answer_streams_and_is_saved() {
     assert_eq!(stats["data"]["prompt_tokens"], 12);
     assert_eq!(stats["data"]["completion_tokens"], 5);
     assert_eq!(stats["data"]["by_model"]["mock-model"]["total"], 17);
+    // A titled conversation keeps its title: the next answer suggests none.
+    let (s, events, _) = send(&app, &token, &id, "And again").await;
+    assert_eq!(s, 200);
+    let (last, done) = events.last().unwrap();
+    assert_eq!(last, "done", "{events:?}");
+    assert_eq!(done["suggested_title"], Value::Null);
+    let (_, conv) = app
+        .call(
+            "GET",
+            &format!("/api/conversations/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(conv["data"]["title"], "Say hello");
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use nanoclaw_core::chat::{Message, role};
 use sea_orm::TransactionTrait;
 
 use super::token_usage::UsageEntry;
-use super::{conversation_streams, is_deadlock, messages, token_usage};
+use super::{conversation_streams, conversations, is_deadlock, messages, token_usage};
 use crate::Store;
 use crate::error::StoreError;
 
@@ -39,7 +39,7 @@ pub enum ChatWrite {
         ttl: Duration,
     },
     /// A stream ended: store its answer (if it produced one), release its lock, add its
-    /// token usage.
+    /// token usage, give its conversation its automatic title.
     End(FinishedAnswer),
 }
 
@@ -50,8 +50,12 @@ pub enum ChatWritten {
     Opened(Option<Message>),
     /// False when `holder` no longer holds the lock (taken over, or conversation deleted).
     Renewed(bool),
-    /// The stored assistant message, when there was an answer to store.
-    Ended(Option<Message>),
+    /// The stored assistant message, when there was an answer to store, and whether the
+    /// answer's title was set.
+    Ended {
+        message: Option<Message>,
+        titled: bool,
+    },
 }
 
 /// A stream that ended, as it is stored.
@@ -68,6 +72,9 @@ pub struct FinishedAnswer {
     pub token_count: i64,
     /// The tokens to add to the user's statistics, if any were used.
     pub usage: Option<UsageEntry>,
+    /// The automatic title (chat.md §8): set only if the conversation is still untitled
+    /// when the answer is saved (a rename while it streamed wins).
+    pub title: Option<String>,
 }
 
 impl Store {
@@ -145,7 +152,19 @@ impl Store {
                     if let Some(usage) = &answer.usage {
                         token_usage::add_usage(&txn, usage, now).await?;
                     }
-                    ChatWritten::Ended(message)
+                    let titled = match &answer.title {
+                        Some(title) => {
+                            conversations::set_title_if_untitled(
+                                &txn,
+                                &answer.conversation_id,
+                                title,
+                                now,
+                            )
+                            .await?
+                        }
+                        None => false,
+                    };
+                    ChatWritten::Ended { message, titled }
                 }
             });
         }

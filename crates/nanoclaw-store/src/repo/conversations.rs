@@ -2,10 +2,10 @@
 //! their messages, the automatic title; and the project lookups they need.
 
 use chrono::NaiveDateTime;
-use nanoclaw_core::chat::{Conversation, ConversationPatch, NewConversation, Page};
+use nanoclaw_core::chat::{Conversation, ConversationPatch, NEW_CHAT_TITLE, NewConversation, Page};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr,
     EntityTrait, FromQueryResult, QueryFilter, QueryResult, QuerySelect, TransactionTrait, Value,
 };
 
@@ -281,24 +281,6 @@ impl Store {
         Ok(deleted > 0)
     }
 
-    /// Sets a conversation's title (the automatic title after the first answer), refreshing
-    /// `updated_at`. False when the conversation is gone.
-    pub async fn set_conversation_title(
-        &self,
-        id: &str,
-        title: &str,
-        now: NaiveDateTime,
-    ) -> Result<bool, StoreError> {
-        Ok(Conversations::update_many()
-            .col_expr(Column::Title, Expr::value(title))
-            .col_expr(Column::UpdatedAt, Expr::value(now))
-            .filter(Column::Id.eq(id))
-            .exec(&self.db)
-            .await?
-            .rows_affected
-            > 0)
-    }
-
     /// True when `project_id` is a project of the user.
     pub async fn project_owned(&self, user_id: i64, project_id: &str) -> Result<bool, StoreError> {
         let Some(uid) = id_of(user_id) else {
@@ -349,4 +331,28 @@ pub(crate) fn page<T>(mut items: Vec<T>, limit: u64, id: impl Fn(&T) -> &String)
         next_cursor,
         has_more,
     }
+}
+
+/// Sets the title of a conversation whose title is still unset (`""`, `NULL` or
+/// [`NEW_CHAT_TITLE`]) in one statement; false when it had one (or does not exist).
+pub(crate) async fn set_title_if_untitled(
+    db: &impl ConnectionTrait,
+    id: &str,
+    title: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    Ok(Conversations::update_many()
+        .col_expr(Column::Title, Expr::value(title))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(
+            Condition::any()
+                .add(Column::Title.is_null())
+                .add(Column::Title.eq(""))
+                .add(Column::Title.eq(NEW_CHAT_TITLE)),
+        )
+        .exec(db)
+        .await?
+        .rows_affected
+        > 0)
 }

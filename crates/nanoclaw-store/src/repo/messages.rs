@@ -8,7 +8,7 @@ use chrono::NaiveDateTime;
 use nanoclaw_core::chat::{Message, Page, role};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, Value,
+    QueryFilter, QueryOrder, Value,
 };
 
 use super::conversations::page;
@@ -160,22 +160,6 @@ impl Store {
             .into_iter()
             .map(Message::from)
             .collect())
-    }
-
-    /// The conversation's oldest user message (its text becomes the automatic title).
-    pub async fn first_user_message(
-        &self,
-        conversation_id: &str,
-    ) -> Result<Option<Message>, StoreError> {
-        Ok(Messages::find()
-            .filter(Column::ConversationId.eq(conversation_id))
-            .filter(Column::Role.eq(role::USER))
-            .order_by_asc(Column::CreatedAt)
-            .order_by_asc(Column::Id)
-            .limit(1)
-            .one(&self.db)
-            .await?
-            .map(Message::from))
     }
 }
 
