@@ -1,7 +1,7 @@
 //! The ordered set of tools offered to the model and listed by `GET /api/tools`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use nanoclaw_core::Config;
 use nanoclaw_llm::ToolSpec;
@@ -21,9 +21,10 @@ struct Entry {
 pub struct ToolRegistry {
     entries: Vec<Entry>,
     by_name: HashMap<String, usize>,
-    /// What [`ToolRegistry::specs`] answers, without and with a workspace: built at
-    /// registration and shared by every answer (a stream holds its list while it runs).
-    offered: [Arc<[ToolSpec]>; 2],
+    /// What [`ToolRegistry::specs`] answers, without and with a workspace: built on first
+    /// use after the last registration and shared by every answer (a stream holds its list
+    /// while it runs).
+    offered: OnceLock<[Arc<[ToolSpec]>; 2]>,
 }
 
 impl ToolRegistry {
@@ -64,7 +65,7 @@ impl ToolRegistry {
                 self.entries.push(entry);
             }
         }
-        self.offered = [false, true].map(|bound| self.build_specs(bound));
+        self.offered = OnceLock::new();
     }
 
     /// The tool called `name`, if registered.
@@ -97,7 +98,10 @@ impl ToolRegistry {
     /// The tools as offered to the model, in registration order; tools that need a workspace
     /// only when `workspace_bound`.
     pub fn specs(&self, workspace_bound: bool) -> Arc<[ToolSpec]> {
-        Arc::clone(&self.offered[usize::from(workspace_bound)])
+        let offered = self
+            .offered
+            .get_or_init(|| [false, true].map(|bound| self.build_specs(bound)));
+        Arc::clone(&offered[usize::from(workspace_bound)])
     }
 
     fn build_specs(&self, workspace_bound: bool) -> Arc<[ToolSpec]> {
