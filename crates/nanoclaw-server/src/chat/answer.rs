@@ -18,7 +18,7 @@ use nanoclaw_core::User;
 use nanoclaw_core::chat::{Conversation, Message, UsageDelta, role};
 use nanoclaw_core::time::now_utc;
 use nanoclaw_llm::{ChatRequest, Client, Endpoint};
-use nanoclaw_store::{FinishedAnswer, UsageEntry};
+use nanoclaw_store::{FinishedAnswer, Store, UsageEntry};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -51,6 +51,27 @@ pub struct StreamStart {
     holder: String,
     /// The automatic title, when the conversation has none yet.
     title: Option<String>,
+    /// Set from the moment the lock is held until the answer task takes the start over:
+    /// dropped meanwhile (the client went away while the history was read), the start
+    /// releases its lock instead of leaving the conversation refusing sends until it expires.
+    release_on_drop: Option<Store>,
+}
+
+impl Drop for StreamStart {
+    fn drop(&mut self) {
+        let Some(store) = self.release_on_drop.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (conversation, holder) = (self.conversation.id.clone(), self.holder.clone());
+        runtime.spawn(async move {
+            if let Err(e) = store.unlock_stream(&conversation, &holder).await {
+                tracing::warn!(error = %e, "could not release a stream lock; it expires by itself");
+            }
+        });
+    }
 }
 
 /// `done` (chat.md §6.5, plus `user_message_id`).
@@ -113,6 +134,7 @@ impl Chat {
             )
             .await?
             .ok_or_else(busy)?;
+        start.release_on_drop = Some(self.store.clone());
         start.user_message_id = Some(stored.id);
         self.load_history(start).await
     }
@@ -143,7 +165,7 @@ impl Chat {
                 "can only regenerate assistant messages",
             ));
         }
-        let start = self
+        let mut start = self
             .prepare(
                 user,
                 conversation,
@@ -158,12 +180,13 @@ impl Chat {
         if !locked {
             return Err(busy());
         }
+        start.release_on_drop = Some(self.store.clone());
         if let Err(e) = self
             .store
             .delete_messages_from(&start.conversation.id, &message.id)
             .await
         {
-            self.release(&start).await;
+            self.release(&mut start).await;
             return Err(e.into());
         }
         self.load_history(start).await
@@ -217,6 +240,7 @@ impl Chat {
             user_message_id: None,
             holder,
             title: None,
+            release_on_drop: None,
         })
     }
 
@@ -234,7 +258,7 @@ impl Chat {
                 Ok(start)
             }
             Err(e) => {
-                self.release(&start).await;
+                self.release(&mut start).await;
                 Err(e.into())
             }
         }
@@ -264,7 +288,13 @@ impl Chat {
         })
     }
 
-    async fn release(&self, start: &StreamStart) {
+    /// Releases the lock of a start that will not stream.
+    async fn release(&self, start: &mut StreamStart) {
+        start.release_on_drop = None;
+        self.unlock(start).await;
+    }
+
+    async fn unlock(&self, start: &StreamStart) {
         if let Err(e) = self
             .store
             .unlock_stream(&start.conversation.id, &start.holder)
@@ -293,6 +323,8 @@ impl Chat {
 
     /// The answer task: forwards steps, watches the client, renews the lock, then saves.
     async fn run(&self, mut start: StreamStart, frames: mpsc::Sender<Bytes>) {
+        // From here on the save at the end releases the lock, whatever way the answer ends.
+        start.release_on_drop = None;
         let started = Instant::now();
         let model = start.conversation.model.clone();
         metrics::stream_opened();
@@ -384,7 +416,7 @@ impl Chat {
 
     /// When the answer could not be saved: frees the lock and still counts the tokens.
     async fn release_and_count(&self, start: &StreamStart, usage: Option<UsageEntry>) {
-        self.release(start).await;
+        self.unlock(start).await;
         let Some(usage) = usage else { return };
         if let Err(e) = self
             .store

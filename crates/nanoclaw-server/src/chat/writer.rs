@@ -105,29 +105,60 @@ impl Writer {
 async fn run(store: Store, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // A send whose request went away while it waited here takes no lock.
+        batch.retain(|job| !(matches!(job.write, ChatWrite::Open { .. }) && job.reply.is_closed()));
+        if batch.is_empty() {
+            continue;
+        }
         let writes: Vec<ChatWrite> = batch.iter().map(|j| j.write.clone()).collect();
         match store.apply_chat_writes(&writes, now_utc()).await {
             Ok(written) => {
                 for (job, result) in batch.drain(..).zip(written) {
-                    let _ = job.reply.send(Ok(result));
+                    deliver(&store, job, Ok(result)).await;
                 }
             }
             Err(e) if batch.len() == 1 => {
                 if let Some(job) = batch.pop() {
-                    let _ = job.reply.send(Err(e));
+                    deliver(&store, job, Err(e)).await;
                 }
             }
             Err(e) => {
                 tracing::debug!(error = %e, writes = batch.len(), "a chat write batch failed; applying its writes one by one");
+                // Once a write alone finds the database unreachable, the rest fail with it
+                // rather than each waiting out the pool's acquire timeout in turn.
+                let mut unreachable: Option<String> = None;
                 for job in batch.drain(..) {
-                    let one = store
-                        .apply_chat_writes(std::slice::from_ref(&job.write), now_utc())
-                        .await
-                        .and_then(|mut written| written.pop().ok_or_else(unexpected));
-                    let _ = job.reply.send(one);
+                    let one = match &unreachable {
+                        Some(reason) => Err(StoreError::Unavailable(reason.clone())),
+                        None => store
+                            .apply_chat_writes(std::slice::from_ref(&job.write), now_utc())
+                            .await
+                            .and_then(|mut written| written.pop().ok_or_else(unexpected)),
+                    };
+                    if let Err(StoreError::Unavailable(reason)) = &one {
+                        unreachable.get_or_insert_with(|| reason.clone());
+                    }
+                    deliver(&store, job, one).await;
                 }
             }
         }
+    }
+}
+
+/// Hands a result to its caller. A lock taken for a caller that has gone meanwhile is
+/// released at once (nobody would stream under it, and the conversation would refuse sends
+/// until it expired); the user message stays, as it would had the client gone a moment later.
+async fn deliver(store: &Store, job: Job, result: Result<ChatWritten, StoreError>) {
+    let Job { write, reply } = job;
+    if let Err(Ok(ChatWritten::Opened(Some(_)))) = reply.send(result)
+        && let ChatWrite::Open {
+            conversation_id,
+            holder,
+            ..
+        } = write
+        && let Err(e) = store.unlock_stream(&conversation_id, &holder).await
+    {
+        tracing::warn!(error = %e, "could not release the lock of a send whose client went away");
     }
 }
 
@@ -260,6 +291,61 @@ mod tests {
                 .await
                 .unwrap()
                 .is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn writes_on_a_closed_database_fail_as_unavailable() {
+        let (_dir, store, _, conversation) = store_with_conversation().await;
+        let writer = Writer::start(store.clone());
+        store.close().await;
+        let ttl = Duration::from_secs(60);
+        let opens = (0..10).map(|i| {
+            let writer = writer.clone();
+            let conversation = conversation.clone();
+            async move {
+                writer
+                    .open(&conversation, &format!("h{i}"), ttl, "{}".into())
+                    .await
+            }
+        });
+        let results = futures::future::join_all(opens).await;
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Err(StoreError::Unavailable(_)))),
+            "{results:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_send_abandoned_while_queued_takes_no_lock() {
+        let (_dir, store, _, conversation) = store_with_conversation().await;
+        let (jobs, queue) = mpsc::channel(4);
+        let (reply, abandoned) = oneshot::channel();
+        drop(abandoned);
+        let write = ChatWrite::Open {
+            conversation_id: conversation.clone(),
+            holder: "gone".into(),
+            ttl: Duration::from_secs(60),
+            content: r#"{"text":"lost"}"#.into(),
+        };
+        jobs.send(Job { write, reply }).await.unwrap();
+        drop(jobs);
+        run(store.clone(), queue).await;
+        assert!(
+            store
+                .conversation_history(&conversation)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .try_lock_stream(&conversation, "next", now_utc(), Duration::from_secs(60))
+                .await
+                .unwrap(),
+            "the conversation is free for the next send"
         );
     }
 }

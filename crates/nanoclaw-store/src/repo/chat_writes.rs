@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, TimeDelta};
 use nanoclaw_core::chat::{Message, role};
 use sea_orm::TransactionTrait;
 
@@ -78,8 +78,8 @@ pub struct FinishedAnswer {
 }
 
 impl Store {
-    /// Applies `writes` in order in one transaction (`now` is every row's time); a failure
-    /// applies none of them. A batch the database aborts as a deadlock victim is run again.
+    /// Applies `writes` in order in one transaction (the first write's rows get `now`, each
+    /// next one a microsecond later); a failure applies none of them. A batch the database aborts as a deadlock victim is run again.
     pub async fn apply_chat_writes(
         &self,
         writes: &[ChatWrite],
@@ -103,7 +103,10 @@ impl Store {
     ) -> Result<Vec<ChatWritten>, StoreError> {
         let txn = self.db.begin().await?;
         let mut done = Vec::with_capacity(writes.len());
-        for write in writes {
+        for (i, write) in writes.iter().enumerate() {
+            // A microsecond apart, in order: an answer and the next user message of the same
+            // conversation in one batch keep their order in the history.
+            let now = now + TimeDelta::microseconds(i64::try_from(i).unwrap_or(i64::MAX));
             done.push(match write {
                 ChatWrite::Open {
                     conversation_id,

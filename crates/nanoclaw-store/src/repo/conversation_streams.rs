@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use chrono::{NaiveDateTime, TimeDelta};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 
 use super::{is_deadlock, statement};
 use crate::Store;
@@ -20,7 +22,7 @@ fn expiry(now: NaiveDateTime, ttl: Duration) -> Result<NaiveDateTime, StoreError
     TimeDelta::from_std(ttl)
         .ok()
         .and_then(|d| now.checked_add_signed(d))
-        .ok_or_else(|| StoreError::Unavailable("stream lock ttl out of range".into()))
+        .ok_or_else(|| StoreError::Db(DbErr::Custom("stream lock ttl out of range".into())))
 }
 
 impl Store {

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta, Timelike};
 use nanoclaw_core::chat::{StatsPeriod, TokenStats, UsageDelta, UsageRow, role};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+};
 
 use super::{id_of, is_deadlock, saturate_i32, statement};
 use crate::Store;
@@ -139,7 +141,7 @@ pub(crate) async fn add_usage(
     now: NaiveDateTime,
 ) -> Result<(), StoreError> {
     let uid = id_of(usage.user_id)
-        .ok_or_else(|| StoreError::Unavailable("user id out of range".into()))?;
+        .ok_or_else(|| StoreError::Db(DbErr::Custom("user id out of range".into())))?;
     let backend = db.get_database_backend();
     let update = if backend == DbBackend::MySql {
         "ON DUPLICATE KEY UPDATE \
