@@ -191,7 +191,10 @@ impl Round {
         } else {
             StepKind::Text { content }
         };
-        Step { index, kind }
+        Step {
+            index,
+            kind: Box::new(kind),
+        }
     }
 
     /// The round's live steps as (index, is thinking), lower index first.
@@ -404,7 +407,7 @@ impl Run<'_> {
     async fn push(&mut self, kind: StepKind) -> Result<(), Stop> {
         let step = Step {
             index: self.next_index,
-            kind,
+            kind: Box::new(kind),
         };
         self.next_index += 1;
         self.steps.push(step.clone());

@@ -8,8 +8,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 pub struct Step {
     /// Position in the answer's step list; the client replaces by index.
     pub index: u32,
-    /// What the step shows.
-    pub kind: StepKind,
+    /// What the step shows. Boxed: a step is small to move and to queue (a channel of steps
+    /// sits between every streaming answer and its writer, and reserves room for 32).
+    pub kind: Box<StepKind>,
 }
 
 /// The four step types.
@@ -50,7 +51,7 @@ pub enum StepKind {
 impl Step {
     /// The `type` value.
     pub fn type_name(&self) -> &'static str {
-        match self.kind {
+        match *self.kind {
             StepKind::Thinking { .. } => "thinking",
             StepKind::Text { .. } => "text",
             StepKind::ToolCall { .. } => "tool_call",
@@ -67,7 +68,7 @@ impl Serialize for Step {
         map.serialize_entry("id", &format_args!("step-{}", self.index))?;
         map.serialize_entry("index", &self.index)?;
         map.serialize_entry("type", self.type_name())?;
-        match &self.kind {
+        match &*self.kind {
             StepKind::Thinking { content } | StepKind::Text { content } => {
                 map.serialize_entry("content", content)?;
             }
@@ -102,7 +103,13 @@ mod tests {
 
     #[test]
     fn wire_shape() {
-        let json = |kind| serde_json::to_string(&Step { index: 4, kind }).unwrap();
+        let json = |kind| {
+            serde_json::to_string(&Step {
+                index: 4,
+                kind: Box::new(kind),
+            })
+            .unwrap()
+        };
         assert_eq!(
             json(StepKind::Thinking {
                 content: "é".into()

@@ -177,13 +177,13 @@ async fn thinking_and_text_take_indexes_in_arrival_order() {
     // Content before reasoning: the text keeps index 0, the thinking gets 1 (not both 0).
     let (outcome, streamed) = answer(&agent, request(&mock)).await;
     assert_eq!(
-        outcome.steps[0].kind,
+        *outcome.steps[0].kind,
         StepKind::Text {
             content: "Text first".into()
         }
     );
     assert_eq!(
-        outcome.steps[1].kind,
+        *outcome.steps[1].kind,
         StepKind::Thinking {
             content: "late thought".into()
         }
@@ -358,9 +358,9 @@ async fn upstream_error_mid_round_keeps_the_partial_answer() {
         outcome.steps,
         vec![Step {
             index: 0,
-            kind: StepKind::Text {
+            kind: Box::new(StepKind::Text {
                 content: "partial answer".into()
-            }
+            })
         }]
     );
     assert_eq!(as_shown(&streamed), outcome.steps);
@@ -446,7 +446,7 @@ async fn cancellation_mid_stream_closes_the_upstream_request() {
     });
     let mut streamed = Vec::new();
     while let Some(step) = rx.recv().await {
-        let is_text = matches!(step.kind, StepKind::Text { .. });
+        let is_text = matches!(*step.kind, StepKind::Text { .. });
         streamed.push(step);
         if is_text {
             break;
@@ -619,7 +619,7 @@ async fn a_slow_reader_skips_updates_but_gets_the_final_state() {
     // Updates of one step only ever grow.
     for pair in streamed.windows(2) {
         if pair[0].index == pair[1].index {
-            let len = |s: &Step| match &s.kind {
+            let len = |s: &Step| match &*s.kind {
                 StepKind::Thinking { content } | StepKind::Text { content } => content.len(),
                 _ => 0,
             };

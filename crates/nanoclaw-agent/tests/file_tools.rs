@@ -422,7 +422,7 @@ async fn a_read_after_a_write_in_the_same_answer_sees_the_new_content() {
     let results: Vec<Value> = outcome
         .steps
         .iter()
-        .filter_map(|s| match &s.kind {
+        .filter_map(|s| match &*s.kind {
             StepKind::ToolResult { content, .. } => Some(serde_json::from_str(content).unwrap()),
             _ => None,
         })

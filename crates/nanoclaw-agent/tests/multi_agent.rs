@@ -110,7 +110,7 @@ fn tool_messages(body: &Value) -> Vec<(String, Value)> {
 fn thinking(steps: &[Step]) -> Vec<String> {
     steps
         .iter()
-        .filter_map(|s| match &s.kind {
+        .filter_map(|s| match &*s.kind {
             StepKind::Thinking { content } => Some(content.clone()),
             _ => None,
         })
