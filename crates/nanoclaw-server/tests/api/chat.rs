@@ -88,6 +88,19 @@ pub(crate) async fn send(
     .await
 }
 
+/// The conversation's stored title.
+async fn title(app: &TestApp, token: &str, id: &str) -> Value {
+    let (_, conv) = app
+        .call(
+            "GET",
+            &format!("/api/conversations/{id}"),
+            Some(token),
+            None,
+        )
+        .await;
+    conv["data"]["title"].clone()
+}
+
 pub(crate) async fn messages(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
     let (s, b) = app
         .call(
@@ -156,15 +169,7 @@ async fn a_plain_answer_streams_and_is_saved() {
         "Hello there, friend."
     );
     // The title was saved, and usage counted.
-    let (_, conv) = app
-        .call(
-            "GET",
-            &format!("/api/conversations/{id}"),
-            Some(&token),
-            None,
-        )
-        .await;
-    assert_eq!(conv["data"]["title"], "Say hello");
+    assert_eq!(title(&app, &token, &id).await, "Say hello");
     let (_, stats) = app
         .call("GET", "/api/stats/tokens", Some(&token), None)
         .await;
@@ -177,15 +182,7 @@ async fn a_plain_answer_streams_and_is_saved() {
     let (last, done) = events.last().unwrap();
     assert_eq!(last, "done", "{events:?}");
     assert_eq!(done["suggested_title"], Value::Null);
-    let (_, conv) = app
-        .call(
-            "GET",
-            &format!("/api/conversations/{id}"),
-            Some(&token),
-            None,
-        )
-        .await;
-    assert_eq!(conv["data"]["title"], "Say hello");
+    assert_eq!(title(&app, &token, &id).await, "Say hello");
 }
 
 #[tokio::test]
