@@ -61,9 +61,7 @@ fn link_order(dir: &Path) {
 
 /// The minor version of the compiler cargo runs (`rustc 1.95.0 (…)` gives 95).
 fn rustc_minor() -> Option<u32> {
-    let rustc = std::env::var_os("RUSTC")?;
-    let out = Command::new(rustc).arg("--version").output().ok()?;
-    let text = String::from_utf8(out.stdout).ok()?;
+    let text = output(Command::new(std::env::var_os("RUSTC")?).arg("--version"))?;
     let version = text.split_whitespace().nth(1)?;
     let mut parts = version.split('.');
     (parts.next()? == "1").then_some(())?;
@@ -72,12 +70,12 @@ fn rustc_minor() -> Option<u32> {
 
 /// Output of a successful git command, trimmed; `None` on any failure.
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .ok()?;
+    output(Command::new("git").arg("-C").arg(dir).args(args))
+}
+
+/// Standard output of a successful command, trimmed; `None` on any failure or no output.
+fn output(command: &mut Command) -> Option<String> {
+    let out = command.output().ok()?;
     let text = String::from_utf8(out.stdout).ok()?;
     let text = text.trim();
     (out.status.success() && !text.is_empty()).then(|| text.to_owned())
