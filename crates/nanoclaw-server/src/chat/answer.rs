@@ -20,7 +20,7 @@ use nanoclaw_core::time::now_utc;
 use nanoclaw_llm::{ChatRequest, Client, Endpoint};
 use nanoclaw_store::{FinishedAnswer, Store, UsageEntry};
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::input::{RegenerateInput, SendInput};
 use nanoclaw_core::chat::NEW_CHAT_TITLE;
@@ -35,10 +35,9 @@ use crate::metrics;
 const LOCK_TTL: Duration = Duration::from_secs(60);
 /// How often a streaming answer renews its lock.
 const LOCK_RENEW_EVERY: Duration = Duration::from_secs(20);
-/// Frames buffered towards a slow client before the answer waits for it.
-const FRAME_BUFFER: usize = 32;
-/// Steps buffered between the agent and the stream writer.
-const STEP_BUFFER: usize = 16;
+/// Steps buffered towards a slow client before the agent waits for it (a tokio channel
+/// allocates room for 32 at a time).
+const STEP_BUFFER: usize = 32;
 /// Longest suggested title (characters, chat.md §8).
 const TITLE_CHARS: usize = 30;
 
@@ -306,10 +305,17 @@ impl Chat {
 
     /// Starts the answer in a task of its own and returns the event stream.
     pub fn stream(self: &Arc<Self>, start: StreamStart) -> Response {
-        let (frames, body) = mpsc::channel::<Bytes>(FRAME_BUFFER);
+        let (steps_tx, steps) = mpsc::channel::<Step>(STEP_BUFFER);
+        let (last_tx, last) = oneshot::channel::<Bytes>();
+        let events = sse::AnswerEvents::new(
+            steps,
+            last,
+            start.conversation.model.clone(),
+            Instant::now(),
+        );
         let chat = Arc::clone(self);
         let id = request_id::with_current(|id| id.map(str::to_owned));
-        let task = async move { chat.run(start, frames).await };
+        let task = async move { chat.run(start, steps_tx, last_tx).await };
         match id.and_then(|id| request_id::RequestId::parse(id.as_bytes())) {
             Some(id) => {
                 self.streams.tracker.spawn(request_id::scope(id, task));
@@ -318,46 +324,43 @@ impl Chat {
                 self.streams.tracker.spawn(task);
             }
         }
-        sse::response(body)
+        sse::response(events)
     }
 
-    /// The answer task: forwards steps, watches the client, renews the lock, then saves.
-    async fn run(&self, mut start: StreamStart, frames: mpsc::Sender<Bytes>) {
+    /// The answer task: runs the agent (whose steps go straight to the client), watches the
+    /// client, renews the lock, then saves and hands the last event over.
+    async fn run(
+        &self,
+        mut start: StreamStart,
+        steps: mpsc::Sender<Step>,
+        last: oneshot::Sender<Bytes>,
+    ) {
         // From here on the save at the end releases the lock, whatever way the answer ends.
         start.release_on_drop = None;
         let started = Instant::now();
         let model = start.conversation.model.clone();
         metrics::stream_opened();
         let cancel = self.streams.shutdown.child_token();
-        let (steps_tx, mut steps) = mpsc::channel::<Step>(STEP_BUFFER);
         // The history moves to the agent (a long conversation is not held twice).
         let request = AnswerRequest {
             history: std::mem::take(&mut start.request.history),
             ..start.request.clone()
         };
         // Boxed, so that it can be freed as soon as it returns (below).
-        let mut answer = Box::pin(self.agent.run_answer(request, steps_tx, cancel.clone()));
+        let mut answer = Box::pin(
+            self.agent
+                .run_answer(request, steps.clone(), cancel.clone()),
+        );
         // Each stream renews at its own phase: answers started together must not all write
         // their renewal in the same instant (that burst would delay everyone's `done`).
         let phase = LOCK_RENEW_EVERY.mul_f64(0.5 + rand::random::<f64>());
         let mut renew =
             tokio::time::interval_at(tokio::time::Instant::now() + phase, LOCK_RENEW_EVERY);
         let mut client_gone = false;
-        let mut first_token = true;
         let outcome = loop {
             tokio::select! {
                 outcome = &mut answer => break outcome,
-                Some(step) = steps.recv() => {
-                    if first_token {
-                        first_token = false;
-                        metrics::first_token(&model, started.elapsed());
-                    }
-                    if !client_gone && frames.send(sse::event(sse::PROCESS_STEP, &step)).await.is_err() {
-                        client_gone = true;
-                        cancel.cancel();
-                    }
-                }
-                () = frames.closed(), if !client_gone => {
+                () = steps.closed(), if !client_gone => {
                     client_gone = true;
                     tracing::info!("client went away; cancelling the answer");
                     cancel.cancel();
@@ -374,17 +377,9 @@ impl Chat {
                 }
             }
         };
-        // Steps the agent sent just before it returned.
-        while let Ok(step) = steps.try_recv() {
-            if !client_gone
-                && frames
-                    .send(sse::event(sse::PROCESS_STEP, &step))
-                    .await
-                    .is_err()
-            {
-                client_gone = true;
-            }
-        }
+        // The steps end here (the agent's sender went with its future): the client reads
+        // what is queued, then waits for the last event.
+        drop(steps);
         let shutting_down = self.streams.shutdown.is_cancelled();
         // One write stores the answer, releases the lock and records the usage, before
         // `done`: a client sending again at once is not refused, and one that read to the
@@ -392,12 +387,11 @@ impl Chat {
         // The agent's future is freed before saving; the save (database futures are large)
         // gets a box of its own for its moment, so this task stays small while it streams.
         drop(answer);
-        let last = Box::pin(self.save(&start, &outcome, shutting_down)).await;
-        if !client_gone {
-            let _ = frames.send(last).await;
-        }
-        drop(frames);
+        let frame = Box::pin(self.save(&start, &outcome, shutting_down)).await;
+        // Counted before the client can see the end (a scrape right after `done` includes it).
         metrics::stream_closed(&model, &outcome, started.elapsed());
+        // A client that went away has dropped the receiver: nothing to send to.
+        let _ = last.send(frame);
     }
 
     /// What the answer used, for the day's row of its user and model.

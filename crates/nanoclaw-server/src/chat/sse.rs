@@ -2,14 +2,22 @@
 //! `event: <name>\ndata: <one-line JSON>\n\n`, each event one frame written and flushed whole,
 //! so that its two lines always reach the browser in the same read.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Instant;
+
 use axum::body::{Body, Bytes};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
+use nanoclaw_agent::Step;
 use serde::Serialize;
-use tokio::sync::mpsc;
-use tokio_stream::StreamExt;
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::Stream;
+
+use crate::metrics;
 
 /// `process_step`: a thinking, text, tool_call or tool_result step.
 pub const PROCESS_STEP: &str = "process_step";
@@ -41,11 +49,55 @@ pub fn error(message: &str) -> Bytes {
     event(ERROR, &ErrorEvent { content: message })
 }
 
-/// The streaming response whose body is whatever is sent into `frames`. When the client goes
-/// away the body is dropped, and `frames.closed()` resolves: that is the disconnect signal.
-pub fn response(frames: mpsc::Receiver<Bytes>) -> Response {
-    let frames = ReceiverStream::new(frames).map(Ok::<_, std::convert::Infallible>);
-    let body = Body::from_stream(frames);
+/// An answer's event stream: each step as the agent sends it, then the last event (`done` or
+/// `error`) once the answer is saved. The steps are written straight from the agent's channel,
+/// with no task in between: one hop less per model chunk, one channel less per stream.
+pub struct AnswerEvents {
+    steps: mpsc::Receiver<Step>,
+    last: Option<oneshot::Receiver<Bytes>>,
+    /// The model and start of the answer, until its first step is out (latency metric).
+    first_step: Option<(String, Instant)>,
+}
+
+impl AnswerEvents {
+    /// The events of `steps` (ended when every sender is gone), then the frame sent on `last`.
+    pub fn new(
+        steps: mpsc::Receiver<Step>,
+        last: oneshot::Receiver<Bytes>,
+        model: String,
+        started: Instant,
+    ) -> Self {
+        AnswerEvents {
+            steps,
+            last: Some(last),
+            first_step: Some((model, started)),
+        }
+    }
+}
+
+impl Stream for AnswerEvents {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(step) = ready!(self.steps.poll_recv(cx)) {
+            if let Some((model, started)) = self.first_step.take() {
+                metrics::first_token(&model, started.elapsed());
+            }
+            return Poll::Ready(Some(Ok(event(PROCESS_STEP, &step))));
+        }
+        let Some(last) = self.last.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = ready!(Pin::new(last).poll(cx));
+        self.last = None;
+        Poll::Ready(frame.ok().map(Ok))
+    }
+}
+
+/// The streaming response whose body is `events`. When the client goes away the body is
+/// dropped, and the steps' senders see `closed()`: that is the disconnect signal.
+pub fn response(events: AnswerEvents) -> Response {
+    let body = Body::from_stream(events);
     let mut response = Response::new(body);
     *response.status_mut() = StatusCode::OK;
     let headers = response.headers_mut();

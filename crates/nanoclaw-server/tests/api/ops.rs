@@ -268,3 +268,74 @@ async fn metrics_are_served_on_their_own_listener_only() {
     let (s, b) = json_of(resp).await;
     assert_error(s, &b, 404, "Not found");
 }
+
+#[tokio::test]
+async fn a_streamed_answer_is_counted_in_the_chat_metrics() {
+    use nanoclaw_mock_llm::{MockLlm, Reply, Script};
+    let mock = MockLlm::start(
+        Script::new().reply(
+            Reply::text("Counted, every word.")
+                .split_every(5)
+                .usage(7, 4),
+        ),
+    )
+    .await;
+    // A model id of this test's own: the recorder is shared by every test of the process.
+    let app = spawn_app(&format!(
+        "{MULTI}models:\n  - {{id: metered-model, name: Metered, api_url: '{}', api_key: k}}\n",
+        mock.url()
+    ))
+    .await;
+    let metrics = spawn_metrics(&app).await;
+    let scrape = || async {
+        let resp = http_get(format!("http://{metrics}/metrics")).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap()
+    };
+    // The first scrape answers once the exporter (and its recorder) is installed.
+    let before = scrape().await;
+    let model = r#"model="metered-model""#;
+    assert_eq!(
+        sample(&before, "nanoclaw_llm_first_token_seconds_count", &[model]),
+        None
+    );
+
+    let token = app.register("meter", "meter-password").await;
+    let id = crate::chat::conversation(&app, &token, json!({"model": "metered-model"})).await;
+    let (s, events, _) = crate::chat::send(&app, &token, &id, "Count me").await;
+    assert_eq!(s, 200);
+    assert_eq!(events.last().unwrap().0, "done", "{events:?}");
+
+    let text = scrape().await;
+    assert_eq!(
+        sample(&text, "nanoclaw_llm_first_token_seconds_count", &[model]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "nanoclaw_llm_answer_duration_seconds_count",
+            &[model, r#"outcome="completed""#]
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "nanoclaw_llm_tokens_total",
+            &[model, r#"kind="prompt""#]
+        ),
+        Some(7.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "nanoclaw_llm_tokens_total",
+            &[model, r#"kind="completion""#]
+        ),
+        Some(4.0)
+    );
+    assert!(sample(&text, "nanoclaw_chat_streams_open", &[]).is_some());
+}
