@@ -64,7 +64,9 @@ where
         let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let mut request = request.map(Body::new);
             request.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(request)
+            // Boxed: hyper keeps room for the service's future for the connection's life, and
+            // a streamed answer holds its connection long after its handler returned.
+            Box::pin(app.clone().oneshot(request))
         });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
