@@ -9,8 +9,13 @@ use crate::helpers::*;
 
 /// A multi-mode server whose one model is the mock (plus `extra` config).
 pub(crate) async fn chat_app(mock: &MockLlm, extra: &str) -> TestApp {
+    chat_app_with_model(mock, "mock-model", extra).await
+}
+
+/// [`chat_app`] with the mock configured under the model id `model`.
+pub(crate) async fn chat_app_with_model(mock: &MockLlm, model: &str, extra: &str) -> TestApp {
     spawn_app(&format!(
-        "{MULTI}models:\n  - {{id: mock-model, name: Mock, api_url: '{}', api_key: test-key}}\n{extra}",
+        "{MULTI}models:\n  - {{id: {model}, name: Mock, api_url: '{}', api_key: test-key}}\n{extra}",
         mock.url()
     ))
     .await

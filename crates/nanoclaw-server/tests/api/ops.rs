@@ -281,11 +281,7 @@ async fn a_streamed_answer_is_counted_in_the_chat_metrics() {
     )
     .await;
     // A model id of this test's own: the recorder is shared by every test of the process.
-    let app = spawn_app(&format!(
-        "{MULTI}models:\n  - {{id: metered-model, name: Metered, api_url: '{}', api_key: k}}\n",
-        mock.url()
-    ))
-    .await;
+    let app = crate::chat::chat_app_with_model(&mock, "metered-model", "").await;
     let metrics = spawn_metrics(&app).await;
     let scrape = || async {
         let resp = http_get(format!("http://{metrics}/metrics")).await.unwrap();
