@@ -1,9 +1,10 @@
 //! The agent loop (chat.md §5): rounds against the model, tools in between, steps out.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nanoclaw_llm::{ChatRequest, Client, Delta, Endpoint, Message, RoundStream};
+use nanoclaw_llm::{ChatRequest, Client, Delta, Endpoint, Message, RoundStream, ToolCall};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::{self, error::TrySendError};
@@ -11,7 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::assemble::ToolCallAssembler;
-use crate::executor::ToolExecutor;
+use crate::executor::{ToolExecutor, ToolResult};
 use crate::hooks::{
     AnswerHooks, RoundCallback, RoundReport, SubAgentRunner, SubAgentTask, UsageMeter,
 };
@@ -51,9 +52,15 @@ impl Default for AgentSettings {
     }
 }
 
-/// Runs answers; one per process, shared by every request (cheap to clone).
+/// Runs answers; one per process, shared by every request (cheap to clone: every open
+/// answer's future holds a clone).
 #[derive(Debug, Clone)]
 pub struct Agent {
+    parts: Arc<AgentParts>,
+}
+
+#[derive(Debug)]
+struct AgentParts {
     client: Client,
     registry: Arc<ToolRegistry>,
     settings: AgentSettings,
@@ -349,7 +356,8 @@ impl Run<'_> {
         if round.finish.as_deref() == Some("length") && round.calls.is_empty() {
             round.append(false, LENGTH_NOTE, self.next_index);
         }
-        self.flush(round).await
+        // Boxed: it waits for room in the channel, and only at the end of a round.
+        Box::pin(self.flush(round)).await
     }
 
     /// Folds a delta into the round; true when a live step changed.
@@ -414,6 +422,57 @@ impl Run<'_> {
         self.send(step).await
     }
 
+    /// Shows a round's tool calls, runs them (their progress lines become thinking steps while
+    /// they run) and shows their results; the results in call order.
+    async fn run_tools(
+        &mut self,
+        room: &mut ToolRoom,
+        calls: &[ToolCall],
+    ) -> Result<Vec<ToolResult>, Stop> {
+        for call in calls {
+            self.push(StepKind::ToolCall {
+                id_ref: call.id.clone(),
+                name: call.name.clone(),
+                arguments: call.arguments.clone(),
+            })
+            .await?;
+        }
+        let batch = {
+            let mut batch = std::pin::pin!(room.executor.run_batch(calls, &room.ctx));
+            loop {
+                tokio::select! {
+                    results = &mut batch => break results,
+                    Some(line) = room.progress.recv() => {
+                        self.push(StepKind::Thinking { content: line }).await?;
+                    }
+                }
+            }
+        };
+        while let Ok(line) = room.progress.try_recv() {
+            self.push(StepKind::Thinking { content: line }).await?;
+        }
+        let results = batch.ok_or(Stop::Cancelled)?;
+        for (call, result) in calls.iter().zip(&results) {
+            self.tool_calls.push(json!({
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+                "result": result.content,
+                "success": result.success,
+                "skipped": false,
+                "execution_time": result.execution_time,
+            }));
+            self.push(StepKind::ToolResult {
+                id_ref: call.id.clone(),
+                name: call.name.clone(),
+                content: result.content.clone(),
+                skipped: false,
+            })
+            .await?;
+        }
+        Ok(results)
+    }
+
     fn outcome(self, text: String, end: End) -> AnswerOutcome {
         let (tool_prompt, tool_completion) = self.tool_usage.get();
         AnswerOutcome {
@@ -440,20 +499,22 @@ impl Agent {
     /// An agent offering `registry`'s tools.
     pub fn new(client: Client, registry: Arc<ToolRegistry>, settings: AgentSettings) -> Agent {
         Agent {
-            client,
-            registry,
-            settings,
+            parts: Arc::new(AgentParts {
+                client,
+                registry,
+                settings,
+            }),
         }
     }
 
     /// The tool registry (for `GET /api/tools`).
     pub fn registry(&self) -> &Arc<ToolRegistry> {
-        &self.registry
+        &self.parts.registry
     }
 
     /// The LLM client.
     pub fn client(&self) -> &Client {
-        &self.client
+        &self.parts.client
     }
 
     /// Produces one answer, sending every `process_step` payload to `steps` as it happens.
@@ -461,217 +522,193 @@ impl Agent {
     /// Never fails: how it ended is in [`AnswerOutcome::end`], with the steps and the token
     /// usage gathered up to then. When `cancel` fires (or `steps` is closed) the model request
     /// is dropped, which closes its connection, and running tools are abandoned at once.
-    pub async fn run_answer(
+    ///
+    /// The future owns what it needs (a clone of the agent): it can be spawned or boxed as is.
+    pub fn run_answer(
         &self,
         request: AnswerRequest,
         steps: mpsc::Sender<Step>,
         cancel: CancellationToken,
-    ) -> AnswerOutcome {
-        self.run_loop(request, steps, cancel, None).await
+    ) -> impl Future<Output = AnswerOutcome> + Send + 'static {
+        self.clone().run_loop(request, steps, cancel, None)
     }
 
     /// The loop of [`Agent::run_answer`]; `sub` set runs it as a sub-agent (its own tool set,
     /// round limit and report, no tools on the last round, no sub-agents of its own).
-    async fn run_loop(
-        &self,
-        request: AnswerRequest,
+    ///
+    /// Not an `async fn`: that would store its arguments twice (as arguments, then as locals)
+    /// in the future every open answer holds. The block below uses them where they are.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn would store its arguments twice"
+    )]
+    fn run_loop(
+        self,
+        mut request: AnswerRequest,
         steps: mpsc::Sender<Step>,
         cancel: CancellationToken,
         sub: Option<SubLoop>,
-    ) -> AnswerOutcome {
-        let registry = match &sub {
-            Some(sub) => Arc::clone(&sub.registry),
-            None => Arc::clone(&self.registry),
-        };
-        let max_iterations = match &sub {
-            Some(sub) => sub.max_iterations,
-            None => self.settings.max_iterations,
-        }
-        .max(1);
-        let (progress_tx, mut progress) = mpsc::unbounded_channel::<String>();
-        let sub_agents: Option<Arc<dyn SubAgentRunner>> = match sub {
-            Some(_) => None,
-            None => Some(Arc::new(SubAgents {
-                agent: self.clone(),
-                request: AnswerRequest {
-                    history: Vec::new(),
-                    ..request.clone()
-                },
-            })),
-        };
-        let hooks = AnswerHooks::new(Some(progress_tx), sub_agents);
-        let tool_usage = Arc::clone(&hooks.usage);
-        let AnswerRequest {
-            endpoint,
-            model,
-            history,
-            temperature,
-            max_tokens,
-            thinking,
-            tools_enabled,
-            project_id,
-            workspace,
-            user_id,
-        } = request;
-        let workspace_bound = workspace.is_some();
-        let ctx = Arc::new(ToolContext {
-            model,
-            max_tokens,
-            temperature,
-            project_id,
-            workspace,
-            user_id,
-            // A child: tools may watch it, but cancelling it cannot end the answer.
-            cancel: cancel.child_token(),
-            hooks,
-        });
-        let mut chat = ChatRequest {
-            messages: history,
-            temperature,
-            max_tokens,
-            thinking,
-            tools: if tools_enabled {
-                registry.specs(workspace_bound)
+    ) -> impl Future<Output = AnswerOutcome> + Send + 'static {
+        async move {
+            let registry = match &sub {
+                Some(sub) => Arc::clone(&sub.registry),
+                None => Arc::clone(&self.parts.registry),
+            };
+            let max_iterations = match &sub {
+                Some(sub) => sub.max_iterations,
+                None => self.parts.settings.max_iterations,
+            }
+            .max(1);
+            let offered = if request.tools_enabled {
+                registry.specs(request.workspace.is_some())
             } else {
                 Arc::from([])
-            },
-            stream: true,
-        };
-        let offered = std::mem::take(&mut chat.tools);
-        let mut executor = ToolExecutor::new(Arc::clone(&registry), self.settings.tool_max_workers);
-        let mut run = Run {
-            tx: &steps,
-            cancel: &cancel,
-            coalesce: self.settings.coalesce,
-            steps: Vec::new(),
-            next_index: 0,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            tool_calls: Vec::new(),
-            tool_usage,
-        };
-        let mut last_text = String::new();
+            };
+            // The history moves into the model request; `request` keeps the rest for the tools.
+            let mut chat = ChatRequest {
+                messages: std::mem::take(&mut request.history),
+                temperature: request.temperature,
+                max_tokens: request.max_tokens,
+                thinking: request.thinking,
+                tools: Arc::from([]),
+                stream: true,
+            };
+            // What running tools takes is built at the first round that calls one: most answers
+            // call none, and every open stream would hold it for nothing.
+            let mut tools: Option<Box<ToolRoom>> = None;
+            let mut run = Run {
+                tx: &steps,
+                cancel: &cancel,
+                coalesce: self.parts.settings.coalesce,
+                steps: Vec::new(),
+                next_index: 0,
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                tool_calls: Vec::new(),
+                tool_usage: Arc::default(),
+            };
+            let mut last_text = String::new();
 
-        for round_no in 0..max_iterations {
-            let last_round = round_no + 1 == max_iterations;
-            // A sub-agent must end in text: its last round offers no tools.
-            chat.tools = if sub.is_some() && last_round {
-                Arc::from([])
-            } else {
-                Arc::clone(&offered)
-            };
-            let opened = tokio::select! {
-                biased;
-                () = cancel.cancelled() => return run.outcome(last_text, End::Cancelled),
-                // Boxed: the request's future is large and lives only until the reply starts.
-                opened = Box::pin(self.client.stream(&endpoint, &chat)) => opened,
-            };
-            let mut stream = match opened {
-                Ok(stream) => stream,
-                Err(e) => {
-                    tracing::warn!(error = %e, kind = e.kind(), "model request failed");
-                    return run.outcome(last_text, End::Failed(e.user_message()));
-                }
-            };
-            let mut round = Round::default();
-            let streamed = run.stream_round(&mut stream, &mut round).await;
-            // Closes the upstream connection now, whatever happens next.
-            drop(stream);
-            let text = run.close_round(&mut round);
-            if let Err(stop) = streamed {
-                return run.outcome(text, stop.into());
-            }
-            let calls = round.calls.finish(round_no);
-            if let Some(sub) = &sub {
-                (sub.on_round)(&RoundReport {
-                    round: round_no + 1,
-                    max_rounds: max_iterations,
-                    calls: calls.iter().map(|c| c.name.clone()).collect(),
-                    text_chars: text.chars().count(),
-                    prompt_tokens: round.prompt_tokens,
-                    completion_tokens: round.completion_tokens,
-                });
-                if last_round && !calls.is_empty() {
-                    // Tools were not offered; do not run what the model asked for anyway.
-                    return run.outcome(text, End::Exhausted);
-                }
-            }
-            if calls.is_empty() {
-                return run.outcome(text, End::Completed);
-            }
-
-            for call in &calls {
-                let kind = StepKind::ToolCall {
-                    id_ref: call.id.clone(),
-                    name: call.name.clone(),
-                    arguments: call.arguments.clone(),
+            for round_no in 0..max_iterations {
+                let last_round = round_no + 1 == max_iterations;
+                // A sub-agent must end in text: its last round offers no tools.
+                chat.tools = if sub.is_some() && last_round {
+                    Arc::from([])
+                } else {
+                    Arc::clone(&offered)
                 };
-                if let Err(stop) = run.push(kind).await {
+                let opened = Box::pin(self.parts.client.stream(&request.endpoint, &chat));
+                let mut stream = match tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return run.outcome(last_text, End::Cancelled),
+                    // Boxed: the request's future is large and lives only until the reply starts.
+                    opened = opened => opened,
+                } {
+                    Ok(stream) => stream,
+                    Err(e) => {
+                        tracing::warn!(error = %e, kind = e.kind(), "model request failed");
+                        return run.outcome(last_text, End::Failed(e.user_message()));
+                    }
+                };
+                let mut round = Round::default();
+                let streamed = run.stream_round(&mut stream, &mut round).await;
+                // Closes the upstream connection now, whatever happens next.
+                drop(stream);
+                let text = run.close_round(&mut round);
+                if let Err(stop) = streamed {
                     return run.outcome(text, stop.into());
                 }
-            }
-            // Tools' progress lines become thinking steps while the batch runs.
-            let batch = {
-                // Boxed: only rounds with tool calls need its state.
-                let mut batch = Box::pin(executor.run_batch(&calls, &ctx));
-                loop {
-                    tokio::select! {
-                        results = &mut batch => break results,
-                        Some(line) = progress.recv() => {
-                            if let Err(stop) = run.push(StepKind::Thinking { content: line }).await {
-                                return run.outcome(text, stop.into());
-                            }
-                        }
+                let calls = round.calls.finish(round_no);
+                if let Some(sub) = &sub {
+                    (sub.on_round)(&RoundReport {
+                        round: round_no + 1,
+                        max_rounds: max_iterations,
+                        calls: calls.iter().map(|c| c.name.clone()).collect(),
+                        text_chars: text.chars().count(),
+                        prompt_tokens: round.prompt_tokens,
+                        completion_tokens: round.completion_tokens,
+                    });
+                    if last_round && !calls.is_empty() {
+                        // Tools were not offered; do not run what the model asked for anyway.
+                        return run.outcome(text, End::Exhausted);
                     }
                 }
-            };
-            while let Ok(line) = progress.try_recv() {
-                if let Err(stop) = run.push(StepKind::Thinking { content: line }).await {
-                    return run.outcome(text, stop.into());
+                if calls.is_empty() {
+                    return run.outcome(text, End::Completed);
                 }
-            }
-            let Some(results) = batch else {
-                return run.outcome(text, End::Cancelled);
-            };
-            for (call, result) in calls.iter().zip(&results) {
-                run.tool_calls.push(json!({
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.name, "arguments": call.arguments},
-                    "result": result.content,
-                    "success": result.success,
-                    "skipped": false,
-                    "execution_time": result.execution_time,
-                }));
-                let kind = StepKind::ToolResult {
-                    id_ref: call.id.clone(),
-                    name: call.name.clone(),
-                    content: result.content.clone(),
-                    skipped: false,
+                let room = tools.get_or_insert_with(|| {
+                    Box::new(self.tool_room(&request, &registry, sub.is_none(), &run))
+                });
+                // Boxed: only rounds with tool calls need its state.
+                let results = match Box::pin(run.run_tools(room, &calls)).await {
+                    Ok(results) => results,
+                    Err(stop) => return run.outcome(text, stop.into()),
                 };
-                if let Err(stop) = run.push(kind).await {
-                    return run.outcome(text, stop.into());
-                }
+                chat.messages.push(Message::Assistant {
+                    content: text.clone(),
+                    tool_calls: calls.clone(),
+                });
+                chat.messages
+                    .extend(
+                        calls
+                            .into_iter()
+                            .zip(results)
+                            .map(|(call, result)| Message::Tool {
+                                tool_call_id: call.id,
+                                name: call.name,
+                                content: result.content,
+                            }),
+                    );
+                last_text = text;
             }
-            chat.messages.push(Message::Assistant {
-                content: text.clone(),
-                tool_calls: calls.clone(),
-            });
-            chat.messages
-                .extend(
-                    calls
-                        .into_iter()
-                        .zip(results)
-                        .map(|(call, result)| Message::Tool {
-                            tool_call_id: call.id,
-                            name: call.name,
-                            content: result.content,
-                        }),
-                );
-            last_text = text;
+            run.outcome(last_text, End::Exhausted)
         }
-        run.outcome(last_text, End::Exhausted)
     }
+
+    /// The tools' side of an answer: executor, context (with its progress channel and, for an
+    /// answer, the sub-agent runner) and the progress lines' receiving end.
+    fn tool_room(
+        &self,
+        request: &AnswerRequest,
+        registry: &Arc<ToolRegistry>,
+        may_start_sub_agents: bool,
+        run: &Run<'_>,
+    ) -> ToolRoom {
+        let (progress_tx, progress) = mpsc::unbounded_channel::<String>();
+        let sub_agents = may_start_sub_agents.then(|| {
+            Arc::new(SubAgents {
+                agent: self.clone(),
+                request: request.clone(),
+            }) as Arc<dyn SubAgentRunner>
+        });
+        let mut hooks = AnswerHooks::new(Some(progress_tx), sub_agents);
+        // Shared with the answer's totals: what tools spend is counted however it ends.
+        hooks.usage = Arc::clone(&run.tool_usage);
+        ToolRoom {
+            executor: ToolExecutor::new(Arc::clone(registry), self.parts.settings.tool_max_workers),
+            ctx: Arc::new(ToolContext {
+                model: request.model.clone(),
+                max_tokens: request.max_tokens,
+                temperature: request.temperature,
+                project_id: request.project_id.clone(),
+                workspace: request.workspace.clone(),
+                user_id: request.user_id,
+                // A child: tools may watch it, but cancelling it cannot end the answer.
+                cancel: run.cancel.child_token(),
+                hooks,
+            }),
+            progress,
+        }
+    }
+}
+
+/// What an answer needs to run tools, kept across its rounds (the executor de-duplicates
+/// across them).
+struct ToolRoom {
+    executor: ToolExecutor,
+    ctx: Arc<ToolContext>,
+    /// Tools' progress lines, shown as thinking steps while their batch runs.
+    progress: mpsc::UnboundedReceiver<String>,
 }
 
 /// How a sub-agent's loop differs from an answer's.
@@ -704,7 +741,7 @@ impl SubAgentRunner for SubAgents {
     ) -> BoxFuture<'_, AnswerOutcome> {
         Box::pin(async move {
             let mut registry = ToolRegistry::new();
-            for tool in self.agent.registry.tools() {
+            for tool in self.agent.parts.registry.tools() {
                 let allowed = match &task.tools {
                     Some(names) => names.iter().any(|n| n == tool.name()),
                     None => true,
@@ -730,8 +767,10 @@ impl SubAgentRunner for SubAgents {
             // Nobody shows a sub-agent's own steps; its rounds are reported through `on_round`.
             let (tx, mut rx) = mpsc::channel::<Step>(64);
             let drain = async move { while rx.recv().await.is_some() {} };
-            let (outcome, ()) =
-                tokio::join!(self.agent.run_loop(request, tx, cancel, Some(sub)), drain);
+            let (outcome, ()) = tokio::join!(
+                self.agent.clone().run_loop(request, tx, cancel, Some(sub)),
+                drain
+            );
             outcome
         })
     }
