@@ -8,12 +8,14 @@
 //! request and pending tools at once. One answer per conversation at a time, across
 //! processes: a conversation's stream lock lives in the database.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::response::Response;
-use nanoclaw_agent::{AnswerOutcome, AnswerRequest, End, Step};
+use nanoclaw_agent::{AnswerOutcome, AnswerRequest, CancellationToken, End, Step};
 use nanoclaw_core::User;
 use nanoclaw_core::chat::{Conversation, Message, UsageDelta, role};
 use nanoclaw_core::time::now_utc;
@@ -50,27 +52,64 @@ pub struct StreamStart {
     holder: String,
     /// The automatic title, when the conversation has none yet.
     title: Option<String>,
-    /// Set from the moment the lock is held until the answer task takes the start over:
-    /// dropped meanwhile (the client went away while the history was read), the start
-    /// releases its lock instead of leaving the conversation refusing sends until it expires.
-    release_on_drop: Option<Store>,
+    /// Set from the moment the lock is held until the answer task takes the start over.
+    lock: Option<HeldLock>,
 }
 
-impl Drop for StreamStart {
+/// A stream lock between the moment it is taken and the start of its answer task: dropped
+/// meanwhile (the client went away while the history was read), it releases the lock instead
+/// of leaving the conversation refusing sends until the lock expires.
+struct HeldLock {
+    store: Store,
+    conversation_id: String,
+    holder: String,
+    armed: bool,
+}
+
+impl HeldLock {
+    fn new(store: &Store, start: &StreamStart) -> HeldLock {
+        HeldLock {
+            store: store.clone(),
+            conversation_id: start.conversation.id.clone(),
+            holder: start.holder.clone(),
+            armed: true,
+        }
+    }
+
+    /// From here on something else releases the lock.
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for HeldLock {
     fn drop(&mut self) {
-        let Some(store) = self.release_on_drop.take() else {
+        if !self.armed {
             return;
-        };
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let (conversation, holder) = (self.conversation.id.clone(), self.holder.clone());
+        let store = self.store.clone();
+        let conversation = std::mem::take(&mut self.conversation_id);
+        let holder = std::mem::take(&mut self.holder);
         runtime.spawn(async move {
             if let Err(e) = store.unlock_stream(&conversation, &holder).await {
                 tracing::warn!(error = %e, "could not release a stream lock; it expires by itself");
             }
         });
     }
+}
+
+/// What the end of an answer needs from its start: where it is saved, whose usage it is,
+/// what the client is told. (The rest of the start goes to the agent or is freed.)
+struct Ending {
+    conversation_id: String,
+    model: String,
+    user_id: i64,
+    holder: String,
+    title: Option<String>,
+    user_message_id: Option<String>,
 }
 
 /// `done` (chat.md §6.5, plus `user_message_id`).
@@ -133,7 +172,7 @@ impl Chat {
             )
             .await?
             .ok_or_else(busy)?;
-        start.release_on_drop = Some(self.store.clone());
+        start.lock = Some(HeldLock::new(&self.store, &start));
         start.user_message_id = Some(stored.id);
         self.load_history(start).await
     }
@@ -179,7 +218,7 @@ impl Chat {
         if !locked {
             return Err(busy());
         }
-        start.release_on_drop = Some(self.store.clone());
+        start.lock = Some(HeldLock::new(&self.store, &start));
         if let Err(e) = self
             .store
             .delete_messages_from(&start.conversation.id, &message.id)
@@ -239,7 +278,7 @@ impl Chat {
             user_message_id: None,
             holder,
             title: None,
-            release_on_drop: None,
+            lock: None,
         })
     }
 
@@ -289,33 +328,59 @@ impl Chat {
 
     /// Releases the lock of a start that will not stream.
     async fn release(&self, start: &mut StreamStart) {
-        start.release_on_drop = None;
-        self.unlock(start).await;
+        if let Some(lock) = start.lock.take() {
+            lock.disarm();
+        }
+        self.unlock(&start.conversation.id, &start.holder).await;
     }
 
-    async fn unlock(&self, start: &StreamStart) {
-        if let Err(e) = self
-            .store
-            .unlock_stream(&start.conversation.id, &start.holder)
-            .await
-        {
+    async fn unlock(&self, conversation_id: &str, holder: &str) {
+        if let Err(e) = self.store.unlock_stream(conversation_id, holder).await {
             tracing::warn!(error = %e, "could not release a stream lock; it expires by itself");
         }
     }
 
     /// Starts the answer in a task of its own and returns the event stream.
     pub fn stream(self: &Arc<Self>, start: StreamStart) -> Response {
+        let StreamStart {
+            conversation,
+            user,
+            request,
+            user_message_id,
+            holder,
+            title,
+            lock,
+        } = start;
         let (steps_tx, steps) = mpsc::channel::<Step>(STEP_BUFFER);
         let (last_tx, last) = oneshot::channel::<Bytes>();
-        let events = sse::AnswerEvents::new(
-            steps,
-            last,
-            start.conversation.model.clone(),
-            Instant::now(),
+        let events =
+            sse::AnswerEvents::new(steps, last, conversation.model.clone(), Instant::now());
+        let cancel = self.streams.shutdown.child_token();
+        // The agent's future is created here and boxed: the task holds only a pointer to it,
+        // and frees it as soon as it returns (the task is what every open stream holds).
+        let answer = Box::pin(
+            self.agent
+                .run_answer(request, steps_tx.clone(), cancel.clone()),
         );
+        let ending = Ending {
+            conversation_id: conversation.id,
+            model: conversation.model,
+            user_id: user.id,
+            holder,
+            title,
+            user_message_id,
+        };
+        // From here on the answer task's save releases the lock, whatever way it ends.
+        if let Some(lock) = lock {
+            lock.disarm();
+        }
         let chat = Arc::clone(self);
         let id = request_id::with_current(|id| id.map(str::to_owned));
-        let task = async move { chat.run(start, steps_tx, last_tx).await };
+        // The task owns `ending` and lends it to `run`: an async fn's arguments are stored
+        // twice in its future, and this one lives as long as the stream.
+        let task = async move {
+            chat.run(&ending, answer, cancel, steps_tx, last_tx).await;
+        };
         match id.and_then(|id| request_id::RequestId::parse(id.as_bytes())) {
             Some(id) => {
                 self.streams.tracker.spawn(request_id::scope(id, task));
@@ -331,26 +396,14 @@ impl Chat {
     /// client, renews the lock, then saves and hands the last event over.
     async fn run(
         &self,
-        mut start: StreamStart,
+        ending: &Ending,
+        mut answer: Pin<Box<impl Future<Output = AnswerOutcome>>>,
+        cancel: CancellationToken,
         steps: mpsc::Sender<Step>,
         last: oneshot::Sender<Bytes>,
     ) {
-        // From here on the save at the end releases the lock, whatever way the answer ends.
-        start.release_on_drop = None;
         let started = Instant::now();
-        let model = start.conversation.model.clone();
         metrics::stream_opened();
-        let cancel = self.streams.shutdown.child_token();
-        // The history moves to the agent (a long conversation is not held twice).
-        let request = AnswerRequest {
-            history: std::mem::take(&mut start.request.history),
-            ..start.request.clone()
-        };
-        // Boxed, so that it can be freed as soon as it returns (below).
-        let mut answer = Box::pin(
-            self.agent
-                .run_answer(request, steps.clone(), cancel.clone()),
-        );
         // Each stream renews at its own phase: answers started together must not all write
         // their renewal in the same instant (that burst would delay everyone's `done`).
         let phase = LOCK_RENEW_EVERY.mul_f64(0.5 + rand::random::<f64>());
@@ -366,10 +419,14 @@ impl Chat {
                     cancel.cancel();
                 }
                 _ = renew.tick() => {
-                    let held = self
-                        .writer
-                        .renew(&start.conversation.id, &start.holder, LOCK_TTL)
-                        .await;
+                    // Boxed: a renewal is rare, and its future would otherwise take room in
+                    // every stream's task for the whole answer.
+                    let held = Box::pin(self.writer.renew(
+                        &ending.conversation_id,
+                        &ending.holder,
+                        LOCK_TTL,
+                    ))
+                    .await;
                     if matches!(held, Ok(false)) {
                         tracing::warn!("stream lock lost (conversation deleted?); ending the answer");
                         cancel.cancel();
@@ -387,30 +444,30 @@ impl Chat {
         // The agent's future is freed before saving; the save (database futures are large)
         // gets a box of its own for its moment, so this task stays small while it streams.
         drop(answer);
-        let frame = Box::pin(self.save(&start, &outcome, shutting_down)).await;
+        let frame = Box::pin(self.save(ending, &outcome, shutting_down)).await;
         // Counted before the client can see the end (a scrape right after `done` includes it).
-        metrics::stream_closed(&model, &outcome, started.elapsed());
+        metrics::stream_closed(&ending.model, &outcome, started.elapsed());
         // A client that went away has dropped the receiver: nothing to send to.
         let _ = last.send(frame);
     }
 
     /// What the answer used, for the day's row of its user and model.
-    fn usage(start: &StreamStart, outcome: &AnswerOutcome) -> Option<UsageEntry> {
+    fn usage(ending: &Ending, outcome: &AnswerOutcome) -> Option<UsageEntry> {
         let delta = UsageDelta {
             prompt: i64::try_from(outcome.prompt_tokens).unwrap_or(i64::MAX),
             completion: i64::try_from(outcome.completion_tokens).unwrap_or(i64::MAX),
         };
         (delta.prompt != 0 || delta.completion != 0).then(|| UsageEntry {
-            user_id: start.user.id,
+            user_id: ending.user_id,
             date: now_utc().date(),
-            model: start.conversation.model.clone(),
+            model: ending.model.clone(),
             delta,
         })
     }
 
     /// When the answer could not be saved: frees the lock and still counts the tokens.
-    async fn release_and_count(&self, start: &StreamStart, usage: Option<UsageEntry>) {
-        self.unlock(start).await;
+    async fn release_and_count(&self, ending: &Ending, usage: Option<UsageEntry>) {
+        self.unlock(&ending.conversation_id, &ending.holder).await;
         let Some(usage) = usage else { return };
         if let Err(e) = self
             .store
@@ -429,14 +486,8 @@ impl Chat {
 
     /// Saves what the answer produced, releases the conversation's lock and records the
     /// usage; returns the last event.
-    async fn save(
-        &self,
-        start: &StreamStart,
-        outcome: &AnswerOutcome,
-        shutting_down: bool,
-    ) -> Bytes {
-        let conversation = &start.conversation;
-        let usage = Self::usage(start, outcome);
+    async fn save(&self, ending: &Ending, outcome: &AnswerOutcome, shutting_down: bool) -> Bytes {
+        let usage = Self::usage(ending, outcome);
         // An answer that produced nothing at all leaves no empty message behind.
         let content = if outcome.steps.is_empty() && outcome.end != End::Completed {
             None
@@ -444,17 +495,17 @@ impl Chat {
             match serde_json::to_string(&outcome.stored_content()) {
                 Ok(c) => Some(c),
                 Err(e) => {
-                    self.release_and_count(start, usage).await;
+                    self.release_and_count(ending, usage).await;
                     return sse::error(&format!("Internal error: {e}"));
                 }
             }
         };
         let completed = outcome.end == End::Completed;
         let answer = FinishedAnswer {
-            conversation_id: conversation.id.clone(),
-            holder: start.holder.clone(),
+            conversation_id: ending.conversation_id.clone(),
+            holder: ending.holder.clone(),
             // Only a completed answer names its conversation.
-            title: start
+            title: ending
                 .title
                 .clone()
                 .filter(|_| completed && content.is_some()),
@@ -466,7 +517,7 @@ impl Chat {
             Ok(ended) => ended,
             Err(e) => {
                 tracing::error!(error = %e, "could not save the answer");
-                self.release_and_count(start, usage).await;
+                self.release_and_count(ending, usage).await;
                 return sse::error("Internal error: the answer could not be saved");
             }
         };
@@ -480,14 +531,14 @@ impl Chat {
                 "The answer was stopped; what it had so far was saved"
             });
         };
-        let suggested = titled.then_some(start.title.as_deref()).flatten();
+        let suggested = titled.then_some(ending.title.as_deref()).flatten();
         sse::event(
             sse::DONE,
             &DoneEvent {
                 message_id: &saved.id,
                 token_count: outcome.completion_tokens,
                 suggested_title: suggested,
-                user_message_id: start.user_message_id.as_deref(),
+                user_message_id: ending.user_message_id.as_deref(),
             },
         )
     }
