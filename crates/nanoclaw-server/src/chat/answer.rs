@@ -37,9 +37,12 @@ use crate::metrics;
 const LOCK_TTL: Duration = Duration::from_secs(60);
 /// How often a streaming answer renews its lock.
 const LOCK_RENEW_EVERY: Duration = Duration::from_secs(20);
-/// Steps buffered towards a slow client before the agent waits for it (a tokio channel
-/// allocates room for 32 at a time).
-const STEP_BUFFER: usize = 32;
+/// Steps queued towards a client that reads slower than the model writes. A thinking or
+/// text step carries the whole text so far, so the queue can hold that many copies of the
+/// answer; when it is full the agent skips intermediate updates (the next one supersedes
+/// them) and waits only to send a final state or a tool step. Four bounds a slow reader's
+/// cost to four copies and is plenty for a client that keeps up.
+const STEP_BUFFER: usize = 4;
 /// Longest suggested title (characters, chat.md §8).
 const TITLE_CHARS: usize = 30;
 
