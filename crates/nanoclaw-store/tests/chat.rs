@@ -735,6 +735,79 @@ async fn one_stream_per_conversation() {
 }
 
 #[tokio::test]
+async fn a_batch_adds_each_answers_usage_to_its_own_row() {
+    use nanoclaw_store::{ChatWrite, FinishedAnswer, UsageEntry};
+    let db = TestDb::migrated().await;
+    let alice = db.user("alice").await;
+    let bob = db.user("bob").await;
+    let today = t(1).date();
+    // A row from before the batch: the batch adds to it.
+    db.store
+        .add_usage(
+            alice,
+            today,
+            "m1",
+            UsageDelta {
+                prompt: 1,
+                completion: 1,
+            },
+            t(0),
+        )
+        .await
+        .unwrap();
+    let mut ends = Vec::new();
+    for (user, model, prompt, completion) in [
+        (alice, "m1", 2, 3),
+        (alice, "m2", 4, 5),
+        (bob, "m1", 1, 0),
+        (alice, "m1", 6, 7),
+    ] {
+        let conversation = db.conversation(user, None, t(0)).await;
+        ends.push(ChatWrite::End(FinishedAnswer {
+            conversation_id: conversation,
+            holder: "h".into(),
+            content: Some(r#"{"text":"a","steps":[]}"#.into()),
+            token_count: completion,
+            usage: Some(UsageEntry {
+                user_id: user,
+                date: today,
+                model: model.into(),
+                delta: UsageDelta { prompt, completion },
+            }),
+            title: None,
+        }));
+    }
+    db.store.apply_chat_writes(&ends, t(1)).await.unwrap();
+    let counts = |user| {
+        let store = db.store.clone();
+        async move {
+            let mut rows: Vec<(String, i64, i64, i64)> = store
+                .usage_rows(user, today, today)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.model,
+                        r.tokens.prompt,
+                        r.tokens.completion,
+                        r.tokens.total,
+                    )
+                })
+                .collect();
+            rows.sort();
+            rows
+        }
+    };
+    assert_eq!(
+        counts(alice).await,
+        [("m1".into(), 9, 11, 20), ("m2".into(), 4, 5, 9)]
+    );
+    assert_eq!(counts(bob).await, [("m1".into(), 1, 0, 1)]);
+    db.finish().await;
+}
+
+#[tokio::test]
 async fn chat_writes_of_one_batch_share_a_transaction_and_keep_their_order() {
     use nanoclaw_store::{ChatWrite, ChatWritten, FinishedAnswer, UsageEntry};
     let db = TestDb::migrated().await;

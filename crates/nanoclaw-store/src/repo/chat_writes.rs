@@ -103,6 +103,9 @@ impl Store {
     ) -> Result<Vec<ChatWritten>, StoreError> {
         let txn = self.db.begin().await?;
         let mut done = Vec::with_capacity(writes.len());
+        // Answers ending together are mostly one user's, or one model's, on one day: their
+        // usage is summed per row and written once per row, after the rest.
+        let mut usage: Vec<UsageEntry> = Vec::new();
         for (i, write) in writes.iter().enumerate() {
             // A microsecond apart, in order: an answer and the next user message of the same
             // conversation in one batch keep their order in the history.
@@ -152,8 +155,8 @@ impl Store {
                     };
                     conversation_streams::unlock(&txn, &answer.conversation_id, &answer.holder)
                         .await?;
-                    if let Some(usage) = &answer.usage {
-                        token_usage::add_usage(&txn, usage, now).await?;
+                    if let Some(entry) = &answer.usage {
+                        add_to(&mut usage, entry);
                     }
                     let titled = match &answer.title {
                         Some(title) => {
@@ -171,7 +174,28 @@ impl Store {
                 }
             });
         }
+        // In one order in every batch: two processes' batches cannot wait on each other's rows.
+        usage.sort_unstable_by(|a, b| {
+            (a.user_id, a.date, &a.model).cmp(&(b.user_id, b.date, &b.model))
+        });
+        for entry in &usage {
+            token_usage::add_usage(&txn, entry, now).await?;
+        }
         txn.commit().await?;
         Ok(done)
+    }
+}
+
+/// Adds `entry` to the row of its user, date and model in `rows` (or a new row).
+fn add_to(rows: &mut Vec<UsageEntry>, entry: &UsageEntry) {
+    let same = |row: &&mut UsageEntry| {
+        row.user_id == entry.user_id && row.date == entry.date && row.model == entry.model
+    };
+    match rows.iter_mut().find(same) {
+        Some(row) => {
+            row.delta.prompt = row.delta.prompt.saturating_add(entry.delta.prompt);
+            row.delta.completion = row.delta.completion.saturating_add(entry.delta.completion);
+        }
+        None => rows.push(entry.clone()),
     }
 }
