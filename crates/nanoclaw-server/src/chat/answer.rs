@@ -177,7 +177,9 @@ impl Chat {
             .ok_or_else(busy)?;
         start.lock = Some(HeldLock::new(&self.store, &start));
         start.user_message_id = Some(stored.id);
-        self.load_history(start).await
+        // Boxed: reading the history takes a large database future, and this request's
+        // future is allocated for its largest step while it waits its turn at the writer.
+        Box::pin(self.load_history(start)).await
     }
 
     /// `POST /api/conversations/:id/regenerate/:message_id`, up to the start of the stream.
@@ -230,7 +232,9 @@ impl Chat {
             self.release(&mut start).await;
             return Err(e.into());
         }
-        self.load_history(start).await
+        // Boxed: reading the history takes a large database future, and this request's
+        // future is allocated for its largest step while it waits its turn at the writer.
+        Box::pin(self.load_history(start)).await
     }
 
     /// Checks shared by send and regenerate (the caller takes the stream lock).
