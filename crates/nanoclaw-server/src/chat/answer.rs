@@ -232,8 +232,7 @@ impl Chat {
             self.release(&mut start).await;
             return Err(e.into());
         }
-        // Boxed: reading the history takes a large database future, and this request's
-        // future is allocated for its largest step while it waits its turn at the writer.
+        // Boxed, as in `prepare_send`.
         Box::pin(self.load_history(start)).await
     }
 
