@@ -597,11 +597,11 @@ impl Agent {
                 } else {
                     Arc::clone(&offered)
                 };
+                // Boxed: the request's future is large and lives only until the reply starts.
                 let opened = Box::pin(self.parts.client.stream(&request.endpoint, &chat));
                 let mut stream = match tokio::select! {
                     biased;
                     () = cancel.cancelled() => return run.outcome(last_text, End::Cancelled),
-                    // Boxed: the request's future is large and lives only until the reply starts.
                     opened = opened => opened,
                 } {
                     Ok(stream) => stream,
