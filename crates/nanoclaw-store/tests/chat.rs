@@ -945,3 +945,124 @@ async fn chat_writes_of_one_batch_share_a_transaction_and_keep_their_order() {
         "the failed batch took no lock"
     );
 }
+
+#[tokio::test]
+async fn answers_ending_together_are_stored_as_if_one_by_one() {
+    use nanoclaw_store::{ChatWrite, ChatWritten, FinishedAnswer};
+    let db = TestDb::migrated().await;
+    let alice = db.user("alice").await;
+    let ttl = Duration::from_secs(30);
+    let convs = [
+        db.conversation(alice, None, t(0)).await,
+        db.conversation(alice, None, t(0)).await,
+        db.conversation(alice, None, t(0)).await,
+        db.conversation(alice, None, t(0)).await,
+    ];
+    let [first, second, renamed, silent] = &convs;
+    db.exec(&format!(
+        "UPDATE conversations SET title = 'Mine' WHERE id = '{renamed}'"
+    ))
+    .await;
+    for (conv, holder) in convs.iter().zip(["h0", "h1", "h2", "h3"]) {
+        assert!(
+            db.store
+                .try_lock_stream(conv, holder, t(1), ttl)
+                .await
+                .unwrap()
+        );
+    }
+    let end = |conv: &str, holder: &str, text: Option<&str>, title: Option<&str>| {
+        ChatWrite::End(FinishedAnswer {
+            conversation_id: conv.to_owned(),
+            holder: holder.to_owned(),
+            content: text.map(|t| format!(r#"{{"text":"{t}","steps":[]}}"#)),
+            token_count: 3,
+            usage: None,
+            title: title.map(str::to_owned),
+        })
+    };
+    // Five answers ending one after another: two of `first` (the second by a holder that
+    // lost the lock long ago), a renamed conversation, one that produced nothing.
+    let written = db
+        .store
+        .apply_chat_writes(
+            &[
+                end(first, "h0", Some("one"), Some("Title one")),
+                end(second, "h1", Some("two"), Some("Title two")),
+                end(first, "gone", Some("late"), Some("Title late")),
+                end(renamed, "h2", Some("three"), Some("Not set")),
+                end(silent, "h3", None, None),
+            ],
+            t(2),
+        )
+        .await
+        .unwrap();
+    let titled: Vec<bool> = written
+        .iter()
+        .map(|w| match w {
+            ChatWritten::Ended { titled, .. } => *titled,
+            other => panic!("not an end: {other:?}"),
+        })
+        .collect();
+    assert_eq!(titled, [true, true, false, false, false]);
+    let stored: Vec<Option<Message>> = written
+        .into_iter()
+        .map(|w| match w {
+            ChatWritten::Ended { message, .. } => message,
+            other => panic!("not an end: {other:?}"),
+        })
+        .collect();
+    assert!(
+        stored[4].is_none(),
+        "an answer without content stores no message"
+    );
+    // Each returned message is the stored row, in the order the answers ended.
+    let history = db.store.conversation_history(first).await.unwrap();
+    let ids: Vec<&str> = history.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            stored[0].as_ref().unwrap().id.as_str(),
+            stored[2].as_ref().unwrap().id.as_str()
+        ]
+    );
+    assert!(history[0].content.contains("one") && history[1].content.contains("late"));
+    let again = db
+        .store
+        .message(second, &stored[1].as_ref().unwrap().id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            again.role.as_str(),
+            again.token_count,
+            again.content.as_str()
+        ),
+        (
+            role::ASSISTANT,
+            3,
+            stored[1].as_ref().unwrap().content.as_str()
+        )
+    );
+    let title = |id: &str| {
+        let store = db.store.clone();
+        let id = id.to_owned();
+        async move { store.conversation(alice, &id).await.unwrap().unwrap().title }
+    };
+    assert_eq!(title(first).await, "Title one");
+    assert_eq!(title(second).await, "Title two");
+    assert_eq!(title(renamed).await, "Mine");
+    assert_eq!(title(silent).await, "新对话");
+    // Every lock its holder still held is free again.
+    for conv in &convs {
+        assert!(
+            db.store
+                .try_lock_stream(conv, "next", t(3), ttl)
+                .await
+                .unwrap(),
+            "{conv} is still locked"
+        );
+    }
+    db.finish().await;
+}

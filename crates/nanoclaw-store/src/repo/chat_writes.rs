@@ -5,14 +5,18 @@
 //! Chats start together and end together. On SQLite's single writer one commit per burst,
 //! instead of two or three per chat, decides whether thousands of streams can open at once
 //! and how soon `done` follows the model's last byte; on PostgreSQL and MariaDB it saves the
-//! round trips of as many transactions.
+//! round trips of as many transactions. Answers next to each other in a batch also share their
+//! statements (one INSERT of their messages, one DELETE of their locks, one SELECT and one
+//! UPDATE of their titles): on SQLite each statement is a round trip to the connection's
+//! thread, and four per answer made the writer the slowest step of an ending burst.
 
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, TimeDelta};
 use nanoclaw_core::chat::{Message, role};
-use sea_orm::TransactionTrait;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 
+use super::messages::NewMessage;
 use super::token_usage::UsageEntry;
 use super::{conversation_streams, conversations, is_deadlock, messages, token_usage};
 use crate::Store;
@@ -101,16 +105,17 @@ impl Store {
         writes: &[ChatWrite],
         now: NaiveDateTime,
     ) -> Result<Vec<ChatWritten>, StoreError> {
+        // A microsecond apart, in order: an answer and the next user message of the same
+        // conversation in one batch keep their order in the history.
+        let at = |i: usize| now + TimeDelta::microseconds(i64::try_from(i).unwrap_or(i64::MAX));
         let txn = self.db.begin().await?;
         let mut done = Vec::with_capacity(writes.len());
         // Answers ending together are mostly one user's, or one model's, on one day: their
         // usage is summed per row and written once per row, after the rest.
         let mut usage: Vec<UsageEntry> = Vec::new();
-        for (i, write) in writes.iter().enumerate() {
-            // A microsecond apart, in order: an answer and the next user message of the same
-            // conversation in one batch keep their order in the history.
-            let now = now + TimeDelta::microseconds(i64::try_from(i).unwrap_or(i64::MAX));
-            done.push(match write {
+        let mut i = 0;
+        while let Some(write) = writes.get(i) {
+            match write {
                 ChatWrite::Open {
                     conversation_id,
                     holder,
@@ -118,61 +123,52 @@ impl Store {
                     content,
                 } => {
                     let locked =
-                        conversation_streams::lock(&txn, conversation_id, holder, now, *ttl)
+                        conversation_streams::lock(&txn, conversation_id, holder, at(i), *ttl)
                             .await?;
                     let message = if locked {
                         let content = content.clone();
                         Some(
-                            messages::insert(&txn, conversation_id, role::USER, content, 0, now)
+                            messages::insert(&txn, conversation_id, role::USER, content, 0, at(i))
                                 .await?,
                         )
                     } else {
                         None
                     };
-                    ChatWritten::Opened(message)
+                    done.push(ChatWritten::Opened(message));
+                    i += 1;
                 }
                 ChatWrite::Renew {
                     conversation_id,
                     holder,
                     ttl,
-                } => ChatWritten::Renewed(
-                    conversation_streams::renew(&txn, conversation_id, holder, now, *ttl).await?,
-                ),
-                ChatWrite::End(answer) => {
-                    let message = match &answer.content {
-                        Some(content) => Some(
-                            messages::insert(
-                                &txn,
-                                &answer.conversation_id,
-                                role::ASSISTANT,
-                                content.clone(),
-                                answer.token_count,
-                                now,
-                            )
+                } => {
+                    done.push(ChatWritten::Renewed(
+                        conversation_streams::renew(&txn, conversation_id, holder, at(i), *ttl)
                             .await?,
-                        ),
-                        None => None,
-                    };
-                    conversation_streams::unlock(&txn, &answer.conversation_id, &answer.holder)
-                        .await?;
-                    if let Some(entry) = &answer.usage {
-                        add_to(&mut usage, entry);
-                    }
-                    let titled = match &answer.title {
-                        Some(title) => {
-                            conversations::set_title_if_untitled(
-                                &txn,
-                                &answer.conversation_id,
-                                title,
-                                now,
-                            )
-                            .await?
-                        }
-                        None => false,
-                    };
-                    ChatWritten::Ended { message, titled }
+                    ));
+                    i += 1;
                 }
-            });
+                ChatWrite::End(_) => {
+                    // The answers ending one after another in the batch are stored together:
+                    // a few statements for all of them rather than a few for each.
+                    let ending: Vec<(&FinishedAnswer, NaiveDateTime)> = writes[i..]
+                        .iter()
+                        .map_while(|w| match w {
+                            ChatWrite::End(answer) => Some(answer),
+                            _ => None,
+                        })
+                        .enumerate()
+                        .map(|(k, answer)| (answer, at(i + k)))
+                        .collect();
+                    i += ending.len();
+                    for (answer, _) in &ending {
+                        if let Some(entry) = &answer.usage {
+                            add_to(&mut usage, entry);
+                        }
+                    }
+                    done.extend(end_answers(&txn, &ending).await?);
+                }
+            }
         }
         // In one order in every batch: two processes' batches cannot wait on each other's rows.
         usage.sort_unstable_by(|a, b| {
@@ -184,6 +180,55 @@ impl Store {
         txn.commit().await?;
         Ok(done)
     }
+}
+
+/// Stores the answers (those that produced one), releases their locks and sets the automatic
+/// titles, in order: a statement or two each for all the answers, not for each answer.
+async fn end_answers(
+    txn: &impl ConnectionTrait,
+    ending: &[(&FinishedAnswer, NaiveDateTime)],
+) -> Result<Vec<ChatWritten>, StoreError> {
+    let new = ending
+        .iter()
+        .filter_map(|(answer, at)| {
+            answer.content.as_ref().map(|content| NewMessage {
+                conversation_id: &answer.conversation_id,
+                role: role::ASSISTANT,
+                content: content.clone(),
+                token_count: answer.token_count,
+                at: *at,
+            })
+        })
+        .collect();
+    let mut stored = messages::insert_all(txn, new).await?.into_iter();
+    let held: Vec<(&str, &str)> = ending
+        .iter()
+        .map(|(a, _)| (a.conversation_id.as_str(), a.holder.as_str()))
+        .collect();
+    conversation_streams::unlock_all(txn, &held).await?;
+    // Of two answers of one conversation only the first may title it: by the second's turn
+    // it has a title.
+    let mut titling: Vec<usize> = Vec::new();
+    let mut titles: Vec<(&str, &str, NaiveDateTime)> = Vec::new();
+    for (k, (answer, at)) in ending.iter().enumerate() {
+        if let Some(title) = &answer.title
+            && !titles
+                .iter()
+                .any(|(id, _, _)| *id == answer.conversation_id)
+        {
+            titling.push(k);
+            titles.push((&answer.conversation_id, title, *at));
+        }
+    }
+    let titled = conversations::set_titles_if_untitled(txn, &titles).await?;
+    Ok(ending
+        .iter()
+        .enumerate()
+        .map(|(k, (answer, _))| ChatWritten::Ended {
+            message: answer.content.as_ref().and_then(|_| stored.next()),
+            titled: titling.contains(&k) && titled.contains(&answer.conversation_id),
+        })
+        .collect())
 }
 
 /// Adds `entry` to the row of its user, date and model in `rows` (or a new row).

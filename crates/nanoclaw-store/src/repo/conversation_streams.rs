@@ -7,7 +7,8 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, TimeDelta};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 
 use super::{is_deadlock, statement};
@@ -132,6 +133,29 @@ pub(crate) async fn renew(
         .await?
         .rows_affected
         > 0)
+}
+
+/// Locks released by one DELETE at most.
+const LOCKS_PER_DELETE: usize = 100;
+
+/// Releases each `(conversation_id, holder)` lock of `held` that its holder still holds, in
+/// as few statements as their number allows.
+pub(crate) async fn unlock_all(
+    db: &impl ConnectionTrait,
+    held: &[(&str, &str)],
+) -> Result<(), StoreError> {
+    for part in held.chunks(LOCKS_PER_DELETE) {
+        let mut any = Condition::any();
+        for (conversation_id, holder) in part {
+            any = any.add(
+                Condition::all()
+                    .add(Column::ConversationId.eq(*conversation_id))
+                    .add(Column::Holder.eq(*holder)),
+            );
+        }
+        Streams::delete_many().filter(any).exec(db).await?;
+    }
+    Ok(())
 }
 
 /// [`Store::unlock_stream`] on `db`.

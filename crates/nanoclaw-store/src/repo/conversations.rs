@@ -333,26 +333,65 @@ pub(crate) fn page<T>(mut items: Vec<T>, limit: u64, id: impl Fn(&T) -> &String)
     }
 }
 
-/// Sets the title of a conversation whose title is still unset (`""`, `NULL` or
-/// [`NEW_CHAT_TITLE`]) in one statement; false when it had one (or does not exist).
-pub(crate) async fn set_title_if_untitled(
+/// The conversations whose title is still unset: `""`, `NULL` or [`NEW_CHAT_TITLE`].
+fn untitled() -> Condition {
+    Condition::any()
+        .add(Column::Title.is_null())
+        .add(Column::Title.eq(""))
+        .add(Column::Title.eq(NEW_CHAT_TITLE))
+}
+
+/// Conversations titled by one UPDATE at most.
+const TITLES_PER_UPDATE: usize = 100;
+
+/// Sets the title (and `updated_at`) of each `(id, title, at)` whose conversation's title is
+/// still unset; returns the ids it titled. The ids must differ. Two statements per hundred:
+/// the untitled rows are selected (locked, where the database can lock rows, so nothing
+/// renames them before the update), then updated together.
+pub(crate) async fn set_titles_if_untitled(
     db: &impl ConnectionTrait,
-    id: &str,
-    title: &str,
-    now: NaiveDateTime,
-) -> Result<bool, StoreError> {
-    Ok(Conversations::update_many()
-        .col_expr(Column::Title, Expr::value(title))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(Column::Id.eq(id))
-        .filter(
-            Condition::any()
-                .add(Column::Title.is_null())
-                .add(Column::Title.eq(""))
-                .add(Column::Title.eq(NEW_CHAT_TITLE)),
-        )
-        .exec(db)
-        .await?
-        .rows_affected
-        > 0)
+    titles: &[(&str, &str, NaiveDateTime)],
+) -> Result<Vec<String>, StoreError> {
+    let mut titled = Vec::new();
+    for part in titles.chunks(TITLES_PER_UPDATE) {
+        let ids = part.iter().map(|(id, _, _)| *id);
+        let untitled_ids = Conversations::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(Column::Id.is_in(ids))
+            .filter(untitled())
+            .lock_exclusive()
+            .into_tuple::<String>()
+            .all(db)
+            .await?;
+        let chosen: Vec<_> = part
+            .iter()
+            .filter(|(id, _, _)| untitled_ids.iter().any(|u| u == id))
+            .collect();
+        let Some(((first_id, first_title, first_at), rest)) = chosen.split_first() else {
+            continue;
+        };
+        let is = |id: &str| Column::Id.eq(id);
+        let mut title = Expr::case(is(first_id), *first_title);
+        let mut updated_at = Expr::case(is(first_id), *first_at);
+        for (id, t, at) in rest {
+            title = title.case(is(id), *t);
+            updated_at = updated_at.case(is(id), *at);
+        }
+        Conversations::update_many()
+            .col_expr(
+                Column::Title,
+                title.finally(Expr::col(Column::Title)).into(),
+            )
+            .col_expr(
+                Column::UpdatedAt,
+                updated_at.finally(Expr::col(Column::UpdatedAt)).into(),
+            )
+            .filter(Column::Id.is_in(chosen.iter().map(|(id, _, _)| *id)))
+            .filter(untitled())
+            .exec(db)
+            .await?;
+        titled.extend(chosen.iter().map(|(id, _, _)| (*id).to_owned()));
+    }
+    Ok(titled)
 }

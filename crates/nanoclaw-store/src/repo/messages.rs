@@ -7,8 +7,8 @@
 use chrono::NaiveDateTime;
 use nanoclaw_core::chat::{Message, Page, role};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, Value,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, Value,
 };
 
 use super::conversations::page;
@@ -172,13 +172,78 @@ pub(crate) async fn insert(
     token_count: i64,
     now: NaiveDateTime,
 ) -> Result<Message, StoreError> {
-    let model = messages::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
-        conversation_id: Set(conversation_id.to_owned()),
-        role: Set(role.to_owned()),
-        content: Set(Some(content)),
-        token_count: Set(Some(saturate_i32(token_count))),
-        created_at: Set(Some(now)),
-    };
-    Ok(model.insert(db).await?.into())
+    let mut stored = insert_all(
+        db,
+        vec![NewMessage {
+            conversation_id,
+            role,
+            content,
+            token_count,
+            at: now,
+        }],
+    )
+    .await?;
+    stored
+        .pop()
+        .ok_or_else(|| StoreError::Unavailable("no message was stored".into()))
+}
+
+/// A message to store with [`insert_all`].
+pub(crate) struct NewMessage<'a> {
+    pub conversation_id: &'a str,
+    pub role: &'a str,
+    /// The JSON document of api.md §2.3.
+    pub content: String,
+    pub token_count: i64,
+    pub at: NaiveDateTime,
+}
+
+/// Rows in one INSERT, and the content bytes after which the statement is sent anyway (a
+/// MySQL server refuses a statement larger than its `max_allowed_packet`, 16 MiB by default).
+const ROWS_PER_INSERT: usize = 100;
+const BYTES_PER_INSERT: usize = 4 << 20;
+
+/// Stores the messages, each with a new UUID v4 id, in as few statements as their number and
+/// size allow; returns them in the same order, as written (nothing is read back: every
+/// column is known here).
+pub(crate) async fn insert_all(
+    db: &impl ConnectionTrait,
+    new: Vec<NewMessage<'_>>,
+) -> Result<Vec<Message>, StoreError> {
+    let mut stored = Vec::with_capacity(new.len());
+    let mut rows = Vec::new();
+    let mut bytes = 0;
+    for m in new {
+        let token_count = saturate_i32(m.token_count);
+        let message = Message {
+            id: uuid::Uuid::new_v4().to_string(),
+            conversation_id: m.conversation_id.to_owned(),
+            role: m.role.to_owned(),
+            content: m.content,
+            token_count: i64::from(token_count),
+            created_at: m.at,
+        };
+        bytes += message.content.len();
+        rows.push(messages::ActiveModel {
+            id: Set(message.id.clone()),
+            conversation_id: Set(message.conversation_id.clone()),
+            role: Set(message.role.clone()),
+            content: Set(Some(message.content.clone())),
+            token_count: Set(Some(token_count)),
+            created_at: Set(Some(message.created_at)),
+        });
+        stored.push(message);
+        if rows.len() == ROWS_PER_INSERT || bytes >= BYTES_PER_INSERT {
+            Messages::insert_many(std::mem::take(&mut rows))
+                .exec_without_returning(db)
+                .await?;
+            bytes = 0;
+        }
+    }
+    if !rows.is_empty() {
+        Messages::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(stored)
 }
