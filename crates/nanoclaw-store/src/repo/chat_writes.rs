@@ -6,9 +6,10 @@
 //! instead of two or three per chat, decides whether thousands of streams can open at once
 //! and how soon `done` follows the model's last byte; on PostgreSQL and MariaDB it saves the
 //! round trips of as many transactions. Answers next to each other in a batch also share their
-//! statements (one INSERT of their messages, one DELETE of their locks, one SELECT and one
-//! UPDATE of their titles): on SQLite each statement is a round trip to the connection's
-//! thread, and four per answer made the writer the slowest step of an ending burst.
+//! statements (per up to 16 answers: one INSERT of their messages, one DELETE of their locks,
+//! one SELECT and one UPDATE of their titles): on SQLite each statement is a round trip to
+//! the connection's thread, and four per answer made the writer the slowest step of an
+//! ending burst.
 
 use std::time::Duration;
 

@@ -11,7 +11,7 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::{is_deadlock, statement};
+use super::{in_statement_sizes, is_deadlock, statement};
 use crate::Store;
 use crate::entity::conversation_streams::{Column, Entity as Streams};
 use crate::error::StoreError;
@@ -135,16 +135,13 @@ pub(crate) async fn renew(
         > 0)
 }
 
-/// Locks released by one DELETE at most.
-const LOCKS_PER_DELETE: usize = 100;
-
 /// Releases each `(conversation_id, holder)` lock of `held` that its holder still holds, in
 /// as few statements as their number allows.
 pub(crate) async fn unlock_all(
     db: &impl ConnectionTrait,
     held: &[(&str, &str)],
 ) -> Result<(), StoreError> {
-    for part in held.chunks(LOCKS_PER_DELETE) {
+    for part in in_statement_sizes(held) {
         let mut any = Condition::any();
         for (conversation_id, holder) in part {
             any = any.add(

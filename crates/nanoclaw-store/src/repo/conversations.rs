@@ -9,7 +9,7 @@ use sea_orm::{
     EntityTrait, FromQueryResult, QueryFilter, QueryResult, QuerySelect, TransactionTrait, Value,
 };
 
-use super::{id_of, saturate_i32, statement};
+use super::{id_of, in_statement_sizes, saturate_i32, statement};
 use crate::Store;
 use crate::entity::conversation_streams::{self, Entity as Streams};
 use crate::entity::conversations::{self, Column, Entity as Conversations};
@@ -341,34 +341,34 @@ fn untitled() -> Condition {
         .add(Column::Title.eq(NEW_CHAT_TITLE))
 }
 
-/// Conversations titled by one UPDATE at most.
-const TITLES_PER_UPDATE: usize = 100;
-
 /// Sets the title (and `updated_at`) of each `(id, title, at)` whose conversation's title is
-/// still unset; returns the ids it titled. The ids must differ. Two statements per hundred:
-/// the untitled rows are selected (locked, where the database can lock rows, so nothing
-/// renames them before the update), then updated together.
+/// still unset; returns the ids it titled. The ids must differ. The untitled rows are
+/// selected first (locked, where the database can lock rows, so nothing renames them before
+/// the update), then updated together.
 pub(crate) async fn set_titles_if_untitled(
     db: &impl ConnectionTrait,
     titles: &[(&str, &str, NaiveDateTime)],
 ) -> Result<Vec<String>, StoreError> {
-    let mut titled = Vec::new();
-    for part in titles.chunks(TITLES_PER_UPDATE) {
-        let ids = part.iter().map(|(id, _, _)| *id);
-        let untitled_ids = Conversations::find()
-            .select_only()
-            .column(Column::Id)
-            .filter(Column::Id.is_in(ids))
-            .filter(untitled())
-            .lock_exclusive()
-            .into_tuple::<String>()
-            .all(db)
-            .await?;
-        let chosen: Vec<_> = part
-            .iter()
-            .filter(|(id, _, _)| untitled_ids.iter().any(|u| u == id))
-            .collect();
-        let Some(((first_id, first_title, first_at), rest)) = chosen.split_first() else {
+    let mut untitled_ids: Vec<String> = Vec::new();
+    for part in in_statement_sizes(titles) {
+        untitled_ids.extend(
+            Conversations::find()
+                .select_only()
+                .column(Column::Id)
+                .filter(Column::Id.is_in(part.iter().map(|(id, _, _)| *id)))
+                .filter(untitled())
+                .lock_exclusive()
+                .into_tuple::<String>()
+                .all(db)
+                .await?,
+        );
+    }
+    let chosen: Vec<_> = titles
+        .iter()
+        .filter(|(id, _, _)| untitled_ids.iter().any(|u| u == id))
+        .collect();
+    for part in in_statement_sizes(&chosen) {
+        let Some(((first_id, first_title, first_at), rest)) = part.split_first() else {
             continue;
         };
         let is = |id: &str| Column::Id.eq(id);
@@ -387,11 +387,10 @@ pub(crate) async fn set_titles_if_untitled(
                 Column::UpdatedAt,
                 updated_at.finally(Expr::col(Column::UpdatedAt)).into(),
             )
-            .filter(Column::Id.is_in(chosen.iter().map(|(id, _, _)| *id)))
+            .filter(Column::Id.is_in(part.iter().map(|(id, _, _)| *id)))
             .filter(untitled())
             .exec(db)
             .await?;
-        titled.extend(chosen.iter().map(|(id, _, _)| (*id).to_owned()));
     }
-    Ok(titled)
+    Ok(chosen.iter().map(|(id, _, _)| (*id).to_owned()).collect())
 }

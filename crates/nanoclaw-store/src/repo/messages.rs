@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::conversations::page;
-use super::{saturate_i32, statement};
+use super::{saturate_i32, statement, statement_sizes};
 use crate::Store;
 use crate::entity::messages::{self, Column, Entity as Messages};
 use crate::error::StoreError;
@@ -198,9 +198,8 @@ pub(crate) struct NewMessage<'a> {
     pub at: NaiveDateTime,
 }
 
-/// Rows in one INSERT, and the content bytes after which the statement is sent anyway (a
+/// Content bytes above which the messages of one INSERT are inserted one by one instead (a
 /// MySQL server refuses a statement larger than its `max_allowed_packet`, 16 MiB by default).
-const ROWS_PER_INSERT: usize = 100;
 const BYTES_PER_INSERT: usize = 4 << 20;
 
 /// Stores the messages, each with a new UUID v4 id, in as few statements as their number and
@@ -211,8 +210,7 @@ pub(crate) async fn insert_all(
     new: Vec<NewMessage<'_>>,
 ) -> Result<Vec<Message>, StoreError> {
     let mut stored = Vec::with_capacity(new.len());
-    let mut rows = Vec::new();
-    let mut bytes = 0;
+    let mut rows = Vec::with_capacity(new.len());
     for m in new {
         let token_count = saturate_i32(m.token_count);
         let message = Message {
@@ -223,7 +221,6 @@ pub(crate) async fn insert_all(
             token_count: i64::from(token_count),
             created_at: m.at,
         };
-        bytes += message.content.len();
         rows.push(messages::ActiveModel {
             id: Set(message.id.clone()),
             conversation_id: Set(message.conversation_id.clone()),
@@ -233,17 +230,23 @@ pub(crate) async fn insert_all(
             created_at: Set(Some(message.created_at)),
         });
         stored.push(message);
-        if rows.len() == ROWS_PER_INSERT || bytes >= BYTES_PER_INSERT {
-            Messages::insert_many(std::mem::take(&mut rows))
+    }
+    let mut rows = rows.into_iter();
+    let mut first = 0;
+    for size in statement_sizes(stored.len()) {
+        let part = &stored[first..first + size];
+        first += size;
+        let bytes: usize = part.iter().map(|m| m.content.len()).sum();
+        let rows = rows.by_ref().take(size);
+        if bytes > BYTES_PER_INSERT {
+            for row in rows {
+                Messages::insert(row).exec_without_returning(db).await?;
+            }
+        } else {
+            Messages::insert_many(rows)
                 .exec_without_returning(db)
                 .await?;
-            bytes = 0;
         }
-    }
-    if !rows.is_empty() {
-        Messages::insert_many(rows)
-            .exec_without_returning(db)
-            .await?;
     }
     Ok(stored)
 }
