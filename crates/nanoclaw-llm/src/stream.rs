@@ -92,10 +92,14 @@ impl fmt::Display for WithoutUrl<'_> {
 
 /// The response body with an idle deadline that every received byte pushes back, so a
 /// silent upstream is detected without bounding how long a healthy answer may take.
+///
+/// A chunk only notes when it arrived; the timer is moved when it fires early. Resetting it
+/// per chunk instead took the timer wheel's lock for every chunk of every answer.
 struct IdleBody {
     inner: Option<ByteStream>,
     deadline: Pin<Box<Sleep>>,
     idle: Duration,
+    last_byte: Instant,
 }
 
 impl IdleBody {
@@ -104,6 +108,7 @@ impl IdleBody {
             inner: Some(inner),
             deadline: Box::pin(tokio::time::sleep(idle)),
             idle,
+            last_byte: Instant::now(),
         }
     }
 }
@@ -118,8 +123,7 @@ impl Stream for IdleBody {
         };
         match inner.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(bytes))) => {
-                let next = Instant::now() + this.idle;
-                this.deadline.as_mut().reset(next);
+                this.last_byte = Instant::now();
                 Poll::Ready(Some(Ok(bytes)))
             }
             Poll::Ready(Some(Err(e))) => {
@@ -130,13 +134,18 @@ impl Stream for IdleBody {
                 this.inner = None;
                 Poll::Ready(None)
             }
-            Poll::Pending => match this.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => {
+            Poll::Pending => loop {
+                if this.deadline.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                let due = this.last_byte + this.idle;
+                if this.deadline.deadline() >= due {
                     // Dropping the body here closes the connection at once.
                     this.inner = None;
-                    Poll::Ready(Some(Err(BodyError::Stalled)))
+                    return Poll::Ready(Some(Err(BodyError::Stalled)));
                 }
-                Poll::Pending => Poll::Pending,
+                // Bytes came since the timer was set: wait out the rest from the last one.
+                this.deadline.as_mut().reset(due);
             },
         }
     }

@@ -369,6 +369,27 @@ async fn a_silent_upstream_is_reported_as_stalled() {
 }
 
 #[tokio::test]
+async fn the_idle_deadline_counts_from_the_last_byte_not_from_the_start() {
+    // Eight chunks 100 ms apart: the answer takes twice the idle timeout, no gap comes near
+    // it; then the upstream falls silent and the deadline, moved by every chunk, still fires.
+    let mock = MockLlm::start(
+        Script::new().reply(Reply::paced(8, Duration::from_millis(100)).stall_after(8)),
+    )
+    .await;
+    let quick = ClientSettings {
+        idle_timeout: Duration::from_millis(400),
+        ..settings()
+    };
+    let (deltas, error) = run(&mock, quick, &request()).await.unwrap();
+    let chunks = deltas
+        .iter()
+        .filter(|d| matches!(d, Delta::Content(_)))
+        .count();
+    assert_eq!(chunks, 8, "{deltas:?}");
+    assert_eq!(error, Some(LlmError::Stalled));
+}
+
+#[tokio::test]
 async fn a_dropped_connection_mid_stream_is_an_error() {
     let mock =
         MockLlm::start(Script::new().reply(Reply::text("abcdef").split_every(2).drop_after(2)))
