@@ -104,11 +104,12 @@ struct IdleBody {
 
 impl IdleBody {
     fn new(inner: ByteStream, idle: Duration) -> IdleBody {
+        let now = Instant::now();
         IdleBody {
             inner: Some(inner),
-            deadline: Box::pin(tokio::time::sleep(idle)),
+            deadline: Box::pin(tokio::time::sleep_until(now + idle)),
             idle,
-            last_byte: Instant::now(),
+            last_byte: now,
         }
     }
 }

@@ -370,14 +370,16 @@ async fn a_silent_upstream_is_reported_as_stalled() {
 
 #[tokio::test]
 async fn the_idle_deadline_counts_from_the_last_byte_not_from_the_start() {
-    // Eight chunks 100 ms apart: the answer takes twice the idle timeout, no gap comes near
-    // it; then the upstream falls silent and the deadline, moved by every chunk, still fires.
+    // Ten chunks 100 ms apart: the answer outlasts the idle timeout, no gap comes near it
+    // (6x margin for a loaded machine); then the upstream falls silent and the deadline,
+    // moved by the chunks, still fires. Real time: tokio's paused clock would advance past
+    // the deadline while a chunk is still on its way through the socket.
     let mock = MockLlm::start(
-        Script::new().reply(Reply::paced(8, Duration::from_millis(100)).stall_after(8)),
+        Script::new().reply(Reply::paced(10, Duration::from_millis(100)).stall_after(10)),
     )
     .await;
     let quick = ClientSettings {
-        idle_timeout: Duration::from_millis(400),
+        idle_timeout: Duration::from_millis(600),
         ..settings()
     };
     let (deltas, error) = run(&mock, quick, &request()).await.unwrap();
@@ -385,7 +387,7 @@ async fn the_idle_deadline_counts_from_the_last_byte_not_from_the_start() {
         .iter()
         .filter(|d| matches!(d, Delta::Content(_)))
         .count();
-    assert_eq!(chunks, 8, "{deltas:?}");
+    assert_eq!(chunks, 10, "{deltas:?}");
     assert_eq!(error, Some(LlmError::Stalled));
 }
 

@@ -1066,3 +1066,60 @@ async fn answers_ending_together_are_stored_as_if_one_by_one() {
     }
     db.finish().await;
 }
+
+#[tokio::test]
+async fn a_run_of_ends_longer_than_one_statement_keeps_each_answer_with_its_result() {
+    use nanoclaw_store::{ChatWrite, ChatWritten, FinishedAnswer};
+    let db = TestDb::migrated().await;
+    let alice = db.user("alice").await;
+    // 19 answers: statements of 16, 2 and 1 rows; every other one without a title.
+    let mut convs = Vec::new();
+    for _ in 0..19 {
+        convs.push(db.conversation(alice, None, t(0)).await);
+    }
+    let ends: Vec<ChatWrite> = convs
+        .iter()
+        .enumerate()
+        .map(|(i, conv)| {
+            ChatWrite::End(FinishedAnswer {
+                conversation_id: conv.clone(),
+                holder: format!("h{i}"),
+                content: Some(format!(r#"{{"text":"answer {i}","steps":[]}}"#)),
+                token_count: i64::try_from(i).unwrap(),
+                usage: None,
+                title: (i % 2 == 0).then(|| format!("Title {i}")),
+            })
+        })
+        .collect();
+    let written = db.store.apply_chat_writes(&ends, t(1)).await.unwrap();
+    assert_eq!(written.len(), 19);
+    for (i, (conv, w)) in convs.iter().zip(written).enumerate() {
+        let ChatWritten::Ended {
+            message: Some(message),
+            titled,
+        } = w
+        else {
+            panic!("answer {i}: {w:?}");
+        };
+        assert_eq!(titled, i % 2 == 0, "answer {i}");
+        let stored = db.store.message(conv, &message.id).await.unwrap().unwrap();
+        assert_eq!(
+            stored.content,
+            format!(r#"{{"text":"answer {i}","steps":[]}}"#)
+        );
+        assert_eq!(stored.token_count, i64::try_from(i).unwrap());
+        let title = db
+            .store
+            .conversation(alice, conv)
+            .await
+            .unwrap()
+            .unwrap()
+            .title;
+        if i % 2 == 0 {
+            assert_eq!(title, format!("Title {i}"));
+        } else {
+            assert_eq!(title, "新对话");
+        }
+    }
+    db.finish().await;
+}

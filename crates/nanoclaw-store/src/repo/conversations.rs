@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 use nanoclaw_core::chat::{Conversation, ConversationPatch, NEW_CHAT_TITLE, NewConversation, Page};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, LockType, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr,
     EntityTrait, FromQueryResult, QueryFilter, QueryResult, QuerySelect, TransactionTrait, Value,
@@ -349,6 +349,14 @@ pub(crate) async fn set_titles_if_untitled(
     db: &impl ConnectionTrait,
     titles: &[(&str, &str, NaiveDateTime)],
 ) -> Result<Vec<String>, StoreError> {
+    // PostgreSQL: the lock a plain UPDATE takes, which lets others insert rows that
+    // reference the conversation meanwhile; MySQL knows only FOR UPDATE (SQLite: none, the
+    // transaction already holds the database's write lock).
+    let lock = if db.get_database_backend() == DbBackend::Postgres {
+        LockType::NoKeyUpdate
+    } else {
+        LockType::Update
+    };
     let mut untitled_ids: Vec<String> = Vec::new();
     for part in in_statement_sizes(titles) {
         untitled_ids.extend(
@@ -357,7 +365,7 @@ pub(crate) async fn set_titles_if_untitled(
                 .column(Column::Id)
                 .filter(Column::Id.is_in(part.iter().map(|(id, _, _)| *id)))
                 .filter(untitled())
-                .lock_exclusive()
+                .lock(lock)
                 .into_tuple::<String>()
                 .all(db)
                 .await?,

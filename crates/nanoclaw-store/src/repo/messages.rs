@@ -198,13 +198,18 @@ pub(crate) struct NewMessage<'a> {
     pub at: NaiveDateTime,
 }
 
-/// Content bytes above which the messages of one INSERT are inserted one by one instead (a
-/// MySQL server refuses a statement larger than its `max_allowed_packet`, 16 MiB by default).
-const BYTES_PER_INSERT: usize = 4 << 20;
+/// Bytes above which the messages of one INSERT are inserted one by one instead: a MySQL
+/// server refuses a statement larger than its `max_allowed_packet` (4 MiB by default on
+/// MySQL 5.7, 16 MiB on MariaDB), and content is not all a row sends.
+const BYTES_PER_INSERT: usize = 1 << 20;
+/// What a row sends besides its content, roughly (ids, role, count, timestamp, framing).
+const ROW_OVERHEAD: usize = 256;
 
 /// Stores the messages, each with a new UUID v4 id, in as few statements as their number and
-/// size allow; returns them in the same order, as written (nothing is read back: every
-/// column is known here).
+/// size allow; returns them in the same order, as written: nothing is read back, every
+/// column is known here. (A `created_at` column without fractional seconds, on a MySQL
+/// database adopted from nanoClaw, stores the time rounded; the returned value keeps its
+/// microseconds.)
 pub(crate) async fn insert_all(
     db: &impl ConnectionTrait,
     new: Vec<NewMessage<'_>>,
@@ -236,7 +241,7 @@ pub(crate) async fn insert_all(
     for size in statement_sizes(stored.len()) {
         let part = &stored[first..first + size];
         first += size;
-        let bytes: usize = part.iter().map(|m| m.content.len()).sum();
+        let bytes: usize = part.iter().map(|m| m.content.len() + ROW_OVERHEAD).sum();
         let rows = rows.by_ref().take(size);
         if bytes > BYTES_PER_INSERT {
             for row in rows {
