@@ -71,6 +71,48 @@ impl Rfc3339Micros {
     }
 }
 
+/// A timestamp to the second, `YYYY-MM-DDTHH:MM:SSZ` (how nanoClaw writes conversation and
+/// message times), formatted without allocating: a page of messages writes fifty of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rfc3339Seconds {
+    /// Years 0 to 9999: the fixed-width form, written in place.
+    Fixed([u8; SECONDS_LEN]),
+    /// Any other year, as chrono writes it.
+    Other(String),
+}
+
+/// Length of `0000-00-00T00:00:00Z`.
+const SECONDS_LEN: usize = 20;
+
+impl Rfc3339Seconds {
+    /// `t` formatted (the fraction dropped, not rounded).
+    pub fn new(t: &NaiveDateTime) -> Self {
+        match Rfc3339Micros::new(t) {
+            Rfc3339Micros::Fixed(micros) => {
+                let mut out = [b'Z'; SECONDS_LEN];
+                out[..SECONDS_LEN - 1].copy_from_slice(&micros[..SECONDS_LEN - 1]);
+                Self::Fixed(out)
+            }
+            Rfc3339Micros::Other(_) => Self::Other(t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Only ASCII digits and punctuation are ever written, so this never fails.
+            Self::Fixed(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl serde::Serialize for Rfc3339Seconds {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl std::fmt::Display for Rfc3339Micros {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -119,6 +161,16 @@ mod tests {
             );
         }
         assert_eq!(now_utc().and_utc().timestamp_subsec_nanos() % 1000, 0);
+        for t in [t, leap, early] {
+            assert_eq!(
+                Rfc3339Seconds::new(&t).as_str(),
+                t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+            );
+        }
+        let far = chrono::NaiveDate::from_ymd_opt(10_000, 1, 1)
+            .and_then(|d| d.and_hms_micro_opt(0, 0, 1, 999_999))
+            .unwrap();
+        assert_eq!(Rfc3339Seconds::new(&far).as_str(), "+10000-01-01T00:00:01Z");
         let t = chrono::NaiveDate::from_ymd_opt(2026, 11, 27)
             .and_then(|d| d.and_hms_micro_opt(2, 41, 12, 79_856))
             .unwrap();

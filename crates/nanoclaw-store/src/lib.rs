@@ -20,6 +20,7 @@ pub use error::{StoreError, UniqueField};
 pub use repo::api_keys::NewApiKey;
 pub use repo::audit::AuditFilter;
 pub use repo::chat_writes::{ChatWrite, ChatWritten, FinishedAnswer};
+pub use repo::messages::MessagesPage;
 pub use repo::meta::{LEGACY_IMPORT_AT, LEGACY_IMPORT_MAX_USER_ID};
 pub use repo::sessions::{Extension, NewSession};
 pub use repo::token_usage::UsageEntry;

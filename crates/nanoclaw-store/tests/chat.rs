@@ -15,6 +15,7 @@ use nanoclaw_core::chat::{
 mod common;
 
 use common::{TestDb, t};
+use nanoclaw_store::MessagesPage;
 
 impl TestDb {
     /// A project inserted by hand (its repository belongs to another module).
@@ -148,6 +149,15 @@ async fn conversation_pages_neither_repeat_nor_skip() {
                 .is_none()
         );
     }
+    // The oldest conversation as the cursor: a valid, empty page.
+    let oldest = expected.last().map(|e| e.1.clone()).unwrap();
+    let after_all = db
+        .store
+        .conversations_page(alice, None, Some(&oldest), 5)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(after_all.items.is_empty() && !after_all.has_more);
     let bob_page = db
         .store
         .conversations_page(bob, None, None, 20)
@@ -190,12 +200,14 @@ async fn message_pages_start_with_the_newest() {
         let mut pages = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let page = db
+            let MessagesPage::Page(page) = db
                 .store
-                .messages_page(&conv, cursor.as_deref(), limit)
+                .messages_page(alice, &conv, cursor.as_deref(), limit)
                 .await
                 .unwrap()
-                .unwrap();
+            else {
+                panic!("a page")
+            };
             assert!(
                 page.items
                     .windows(2)
@@ -223,20 +235,47 @@ async fn message_pages_start_with_the_newest() {
 
     // A cursor from another conversation, or none at all, is refused.
     for bad in [foreign.id.as_str(), "no-such-id"] {
-        assert!(
+        assert!(matches!(
             db.store
-                .messages_page(&conv, Some(bad), 5)
+                .messages_page(alice, &conv, Some(bad), 5)
                 .await
-                .unwrap()
-                .is_none()
-        );
+                .unwrap(),
+            MessagesPage::UnknownCursor
+        ));
     }
-    let empty = db
+    // Someone else's conversation is not found, with or without a cursor, and however its
+    // id is guessed; so is a conversation that does not exist.
+    let bob = db.user("bob").await;
+    let newest = all.last().map(|m| m.id.clone()).unwrap();
+    for (user, id, cursor) in [
+        (bob, conv.as_str(), None),
+        (bob, conv.as_str(), Some(newest.as_str())),
+        (alice, "no-such-conversation", None),
+    ] {
+        assert!(matches!(
+            db.store.messages_page(user, id, cursor, 5).await.unwrap(),
+            MessagesPage::NoConversation
+        ));
+    }
+    // The oldest message as the cursor: a valid, empty page.
+    let oldest = all.first().map(|m| m.id.clone()).unwrap();
+    let MessagesPage::Page(before_all) = db
         .store
-        .messages_page(&db.conversation(alice, None, t(0)).await, None, 5)
+        .messages_page(alice, &conv, Some(&oldest), 5)
         .await
         .unwrap()
-        .unwrap();
+    else {
+        panic!("an empty page")
+    };
+    assert!(before_all.items.is_empty() && !before_all.has_more);
+    let MessagesPage::Page(empty) = db
+        .store
+        .messages_page(alice, &db.conversation(alice, None, t(0)).await, None, 5)
+        .await
+        .unwrap()
+    else {
+        panic!("an empty page")
+    };
     assert!(empty.items.is_empty() && !empty.has_more);
     db.finish().await;
 }

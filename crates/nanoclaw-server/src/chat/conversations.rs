@@ -7,6 +7,7 @@ use nanoclaw_core::chat::{
     Conversation, Message, NEW_CHAT_TITLE, NewConversation, Page, StatsPeriod, TokenStats,
 };
 use nanoclaw_core::time::now_utc;
+use nanoclaw_store::MessagesPage;
 
 use super::Chat;
 use super::input::conversation_fields;
@@ -135,11 +136,11 @@ impl Chat {
         cursor: Option<&str>,
         limit: u64,
     ) -> ApiResult<Page<Message>> {
-        let conversation = self.conversation(user, id).await?;
-        self.store
-            .messages_page(&conversation.id, cursor, limit)
-            .await?
-            .ok_or_else(|| AppError::bad_request("Invalid cursor"))
+        match self.store.messages_page(user.id, id, cursor, limit).await? {
+            MessagesPage::Page(page) => Ok(page),
+            MessagesPage::NoConversation => Err(not_found()),
+            MessagesPage::UnknownCursor => Err(AppError::bad_request("Invalid cursor")),
+        }
     }
 
     /// `DELETE /api/conversations/:id/messages/:message_id`. The front end's optimistic

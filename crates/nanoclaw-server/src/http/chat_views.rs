@@ -1,18 +1,15 @@
 //! JSON forms of conversations, messages and token statistics (spec api.md §2.2, §2.4, §9).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use chrono::NaiveDateTime;
 use nanoclaw_core::chat::{Conversation, Message, Page, StatsPeriod, TokenCounts, TokenStats};
-use serde::Serialize;
+use nanoclaw_core::time::Rfc3339Seconds;
 use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
-
-/// Conversation and message timestamps: `YYYY-MM-DDTHH:MM:SSZ`, as nanoClaw writes them.
-fn seconds(t: &NaiveDateTime) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
 
 /// A conversation; keys whose value is null are omitted, as in nanoClaw.
 #[derive(Serialize, ToSchema)]
@@ -30,10 +27,10 @@ pub struct ConversationView<'a> {
     temperature: f64,
     max_tokens: i64,
     thinking_enabled: bool,
-    #[schema(format = DateTime, examples("2026-11-27T02:41:25Z"))]
-    created_at: String,
-    #[schema(format = DateTime, examples("2026-11-27T02:41:25Z"))]
-    updated_at: String,
+    #[schema(value_type = String, format = DateTime, examples("2026-11-27T02:41:25Z"))]
+    created_at: Rfc3339Seconds,
+    #[schema(value_type = String, format = DateTime, examples("2026-11-27T02:41:25Z"))]
+    updated_at: Rfc3339Seconds,
     /// Only in lists.
     #[serde(skip_serializing_if = "Option::is_none")]
     message_count: Option<i64>,
@@ -52,8 +49,8 @@ impl<'a> From<&'a Conversation> for ConversationView<'a> {
             temperature: c.temperature,
             max_tokens: c.max_tokens,
             thinking_enabled: c.thinking_enabled,
-            created_at: seconds(&c.created_at),
-            updated_at: seconds(&c.updated_at),
+            created_at: Rfc3339Seconds::new(&c.created_at),
+            updated_at: Rfc3339Seconds::new(&c.updated_at),
             message_count: c.message_count,
         }
     }
@@ -69,59 +66,116 @@ pub struct MessageView<'a> {
     /// The stored JSON document, as a string.
     content: &'a str,
     token_count: i64,
-    #[schema(format = DateTime, examples("2026-11-27T02:41:25Z"))]
-    created_at: String,
+    #[schema(value_type = String, format = DateTime, examples("2026-11-27T02:41:25Z"))]
+    created_at: Rfc3339Seconds,
     /// `content.text`, or the raw content when it is not a JSON object.
-    text: String,
+    #[schema(value_type = String)]
+    text: Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
-    attachments: Option<Value>,
+    attachments: Option<Cow<'a, RawValue>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
-    tool_calls: Option<Value>,
+    tool_calls: Option<Cow<'a, RawValue>>,
     /// The stored steps (thinking, text, tool calls and results), as streamed.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
-    process_steps: Option<Value>,
+    process_steps: Option<Cow<'a, RawValue>>,
     /// True when the answer stopped before the model finished (client gone, failure).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     interrupted: bool,
 }
 
+/// The keys of a message's `content` that its view shows, each as the JSON text it is.
+#[derive(Deserialize)]
+struct ContentParts<'a> {
+    #[serde(borrow)]
+    text: Option<&'a RawValue>,
+    #[serde(borrow)]
+    attachments: Option<&'a RawValue>,
+    #[serde(borrow)]
+    tool_calls: Option<&'a RawValue>,
+    #[serde(borrow)]
+    steps: Option<&'a RawValue>,
+    #[serde(borrow)]
+    interrupted: Option<&'a RawValue>,
+}
+
+/// A list shown only when it is a non-empty array.
+fn non_empty_list(raw: Option<&RawValue>) -> Option<&RawValue> {
+    raw.filter(|r| {
+        r.get()
+            .strip_prefix('[')
+            .is_some_and(|rest| !rest.trim_start().starts_with(']'))
+    })
+}
+
 impl<'a> From<&'a Message> for MessageView<'a> {
     fn from(m: &'a Message) -> Self {
-        let parsed = serde_json::from_str::<Value>(&m.content).ok();
-        let object = parsed.as_ref().and_then(Value::as_object);
-        let non_empty_list = |key: &str| {
-            object
-                .and_then(|o| o.get(key))
-                .filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
-                .cloned()
-        };
-        let text = match object {
-            Some(o) => o
-                .get("text")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            None => m.content.clone(),
-        };
-        Self {
+        let mut view = Self {
             id: &m.id,
             conversation_id: &m.conversation_id,
             role: &m.role,
             content: &m.content,
             token_count: m.token_count,
-            created_at: seconds(&m.created_at),
-            text,
-            attachments: non_empty_list("attachments"),
-            tool_calls: non_empty_list("tool_calls"),
-            process_steps: non_empty_list("steps"),
-            interrupted: object
-                .and_then(|o| o.get("interrupted"))
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-        }
+            created_at: Rfc3339Seconds::new(&m.created_at),
+            text: Cow::Borrowed(&m.content),
+            attachments: None,
+            tool_calls: None,
+            process_steps: None,
+            interrupted: false,
+        };
+        let parts = match serde_json::from_str::<ContentParts<'a>>(&m.content) {
+            Ok(parts) => parts,
+            // Not an object (the text is the raw content), or an object naming a key twice:
+            // then, as a JSON tree would, the last one counts.
+            Err(_) => match serde_json::from_str::<serde_json::Map<String, Value>>(&m.content) {
+                Ok(object) => return view.with_object(&object),
+                Err(_) => return view,
+            },
+        };
+        view.text = Cow::Owned(
+            parts
+                .text
+                .and_then(|t| serde_json::from_str::<String>(t.get()).ok())
+                .unwrap_or_default(),
+        );
+        view.attachments = non_empty_list(parts.attachments).map(Cow::Borrowed);
+        view.tool_calls = non_empty_list(parts.tool_calls).map(Cow::Borrowed);
+        view.process_steps = non_empty_list(parts.steps).map(Cow::Borrowed);
+        view.interrupted = parts
+            .interrupted
+            .and_then(|i| serde_json::from_str::<bool>(i.get()).ok())
+            .unwrap_or(false);
+        view
+    }
+}
+
+impl MessageView<'_> {
+    /// The view's content fields read from a JSON object already parsed.
+    fn with_object(mut self, object: &serde_json::Map<String, Value>) -> Self {
+        let list = |key: &str| {
+            object
+                .get(key)
+                .filter(|v| v.as_array().is_some_and(|a| !a.is_empty()))
+                .and_then(|v| serde_json::value::to_raw_value(v).ok())
+                .map(Cow::Owned)
+        };
+        self.text = Cow::Owned(
+            object
+                .get("text")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        );
+        self.attachments = list("attachments");
+        self.tool_calls = list("tool_calls");
+        self.process_steps = list("steps");
+        self.interrupted = object
+            .get("interrupted")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        self
     }
 }
 
@@ -233,5 +287,95 @@ impl Serialize for StatsView<'_> {
             .collect();
         map.serialize_entry("by_model", &by_model)?;
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn view_of(content: &str) -> Value {
+        let message = Message {
+            id: "m1".into(),
+            conversation_id: "c1".into(),
+            role: "assistant".into(),
+            content: content.into(),
+            token_count: 3,
+            created_at: chrono::NaiveDate::from_ymd_opt(2026, 12, 4)
+                .and_then(|d| d.and_hms_micro_opt(10, 11, 12, 999_999))
+                .unwrap_or_default(),
+        };
+        serde_json::to_value(MessageView::from(&message)).unwrap_or_default()
+    }
+
+    /// The view's fields read out of `content`: (text, attachments, tool_calls, steps,
+    /// interrupted), absent ones as null / false.
+    fn parts(view: &Value) -> (Value, Value, Value, Value, Value) {
+        (
+            view["text"].clone(),
+            view["attachments"].clone(),
+            view["tool_calls"].clone(),
+            view["process_steps"].clone(),
+            view.get("interrupted").cloned().unwrap_or(json!(false)),
+        )
+    }
+
+    #[test]
+    fn a_view_shows_what_the_content_holds() {
+        let view = view_of(
+            r#"{"text":"caf\u00e9 \"quoted\"","steps":[ {"type":"text","content":"x"} ],
+                "attachments":[],"tool_calls":null,"interrupted":true,"other":1}"#,
+        );
+        assert_eq!(view["created_at"], "2026-12-04T10:11:12Z");
+        assert_eq!(
+            parts(&view),
+            (
+                json!("café \"quoted\""),
+                Value::Null,
+                Value::Null,
+                json!([{"type":"text","content":"x"}]),
+                json!(true)
+            )
+        );
+        assert_eq!(view["id"], "m1");
+        assert_eq!(view["token_count"], 3);
+    }
+
+    #[test]
+    fn odd_contents_are_read_as_a_json_tree_would_read_them() {
+        let cases = [
+            // Not an object: the text is the raw content.
+            ("plain words", (json!("plain words"), false)),
+            ("[1,2]", (json!("[1,2]"), false)),
+            (r#""a string""#, (json!(r#""a string""#), false)),
+            ("{broken", (json!("{broken"), false)),
+            // Wrong types: no text, no flag, no lists.
+            (
+                r#"{"text":5,"interrupted":"yes","steps":{"a":1},"tool_calls":[ ]}"#,
+                (json!(""), false),
+            ),
+            // A key named twice: the last one counts.
+            (
+                r#"{"text":"first","text":"second","interrupted":false,"interrupted":true}"#,
+                (json!("second"), true),
+            ),
+        ];
+        for (content, (text, interrupted)) in cases {
+            let view = view_of(content);
+            assert_eq!(
+                parts(&view),
+                (
+                    text,
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
+                    json!(interrupted)
+                ),
+                "{content}"
+            );
+        }
+        let twice = view_of(r#"{"steps":[],"steps":[{"type":"text"}]}"#);
+        assert_eq!(twice["process_steps"], json!([{"type":"text"}]));
     }
 }

@@ -89,9 +89,10 @@ impl Store {
     }
 
     /// One page of the user's conversations, newest `(updated_at, id)` first, each with its
-    /// message count and project name (one query). `cursor` is the id of the last item of the
-    /// previous page; `project_id` keeps only conversations bound to that project. `None` when
-    /// the cursor is not one of the user's conversations (a 400, not a silent restart).
+    /// message count and project name (one query when the page has items). `cursor` is the id
+    /// of the last item of the previous page; `project_id` keeps only conversations bound to
+    /// that project. `None` when the cursor is not one of the user's conversations (a 400, not
+    /// a silent restart).
     pub async fn conversations_page(
         &self,
         user_id: i64,
@@ -102,18 +103,6 @@ impl Store {
         let Some(uid) = id_of(user_id) else {
             return Ok(cursor.is_none().then(empty_page));
         };
-        if let Some(c) = cursor {
-            let owned = Conversations::find_by_id(c.to_owned())
-                .filter(Column::UserId.eq(uid))
-                .select_only()
-                .column(Column::Id)
-                .into_tuple::<String>()
-                .one(&self.db)
-                .await?;
-            if owned.is_none() {
-                return Ok(None);
-            }
-        }
         let limit = limit.max(1);
         // The page's ids are chosen first from the (user_id, updated_at, id) index alone and
         // only those rows are read and joined: MariaDB, asked for the whole rows at once,
@@ -128,13 +117,15 @@ impl Store {
         if let Some(c) = cursor {
             // The cursor row's timestamp is compared in SQL, never read and bound back: SQLite
             // keeps timestamps as text, and nanoClaw's rows spell them differently from ours,
-            // so a round trip could move the boundary.
+            // so a round trip could move the boundary. A cursor that is not one of the user's
+            // conversations matches no row (and is told apart below).
             sql.push_str(
-                " AND s.updated_at <= (SELECT k.updated_at FROM conversations k WHERE k.id = ?) \
-                 AND (s.updated_at < (SELECT k.updated_at FROM conversations k WHERE k.id = ?) \
-                 OR s.id < ?)",
+                " AND s.updated_at <= (SELECT k.updated_at FROM conversations k \
+                 WHERE k.id = ? AND k.user_id = ?) \
+                 AND (s.updated_at < (SELECT k.updated_at FROM conversations k \
+                 WHERE k.id = ? AND k.user_id = ?) OR s.id < ?)",
             );
-            values.extend([c.into(), c.into(), c.into()]);
+            values.extend([c.into(), uid.into(), c.into(), uid.into(), c.into()]);
         }
         let sql = format!(
             "SELECT {COLUMNS}, p.name AS project_name, \
@@ -149,11 +140,29 @@ impl Store {
             .db
             .query_all_raw(statement(self.db.get_database_backend(), &sql, values))
             .await?;
+        if rows.is_empty()
+            && let Some(c) = cursor
+            && !self.conversation_owned(uid, c).await?
+        {
+            return Ok(None);
+        }
         let items = rows
             .iter()
             .map(|r| conversation_of(r, true))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(page(items, limit, |c| &c.id)))
+    }
+
+    /// Whether `id` is a conversation of the user `uid`.
+    pub(crate) async fn conversation_owned(&self, uid: i32, id: &str) -> Result<bool, StoreError> {
+        Ok(Conversations::find_by_id(id.to_owned())
+            .filter(Column::UserId.eq(uid))
+            .select_only()
+            .column(Column::Id)
+            .into_tuple::<String>()
+            .one(&self.db)
+            .await?
+            .is_some())
     }
 
     /// Applies the given fields of `patch` to the user's conversation and refreshes

@@ -1,4 +1,5 @@
-//! Messages of a conversation. Callers check that the conversation is the user's first.
+//! Messages of a conversation. Callers check that the conversation is the user's first,
+//! except for the page, which checks it itself.
 //!
 //! A conversation is ordered by `(created_at, id)`: two messages stored in the same
 //! microsecond (or second, on a MySQL database adopted from nanoClaw) still have one order,
@@ -12,10 +13,21 @@ use sea_orm::{
 };
 
 use super::conversations::page;
-use super::{saturate_i32, statement, statement_sizes};
+use super::{id_of, saturate_i32, statement, statement_sizes};
 use crate::Store;
 use crate::entity::messages::{self, Column, Entity as Messages};
 use crate::error::StoreError;
+
+/// What [`Store::messages_page`] found.
+#[derive(Debug)]
+pub enum MessagesPage {
+    /// The page (possibly empty).
+    Page(Page<Message>),
+    /// The conversation does not exist or is someone else's.
+    NoConversation,
+    /// The cursor is not a message of this conversation.
+    UnknownCursor,
+}
 
 impl Store {
     /// Stores a message with a new UUID v4 id. `content` is the JSON document of api.md §2.3.
@@ -30,35 +42,48 @@ impl Store {
         insert(&self.db, conversation_id, role, content, token_count, now).await
     }
 
-    /// One page of a conversation's messages (api.md §5.1, rebuild semantics): the `limit`
-    /// messages just older than `cursor` (or the newest ones without a cursor), oldest first;
-    /// `next_cursor` is the page's oldest message when older ones exist. `None` when the
-    /// cursor is not a message of this conversation.
+    /// One page of the user's conversation's messages (api.md §5.1, rebuild semantics): the
+    /// `limit` messages just older than `cursor` (or the newest ones without a cursor), oldest
+    /// first; `next_cursor` is the page's oldest message when older ones exist.
+    ///
+    /// One query when the page has messages: the ownership check rides along as an
+    /// uncorrelated `EXISTS` (evaluated once), and an unknown cursor yields no rows. Only an
+    /// empty result is looked at again, to tell an empty page from a conversation that is not
+    /// the user's or a cursor that is not one of its messages.
     pub async fn messages_page(
         &self,
+        user_id: i64,
         conversation_id: &str,
         cursor: Option<&str>,
         limit: u64,
-    ) -> Result<Option<Page<Message>>, StoreError> {
-        if let Some(c) = cursor
-            && self.message(conversation_id, c).await?.is_none()
-        {
-            return Ok(None);
-        }
+    ) -> Result<MessagesPage, StoreError> {
+        let Some(uid) = id_of(user_id) else {
+            return Ok(MessagesPage::NoConversation);
+        };
         let limit = limit.max(1);
         let mut sql = String::from(
             "SELECT m.id, m.conversation_id, m.role, m.content, m.token_count, m.created_at \
-             FROM messages m WHERE m.conversation_id = ?",
+             FROM messages m WHERE m.conversation_id = ? \
+             AND EXISTS (SELECT 1 FROM conversations o WHERE o.id = ? AND o.user_id = ?)",
         );
-        let mut values: Vec<Value> = vec![conversation_id.into()];
+        let mut values: Vec<Value> =
+            vec![conversation_id.into(), conversation_id.into(), uid.into()];
         if let Some(c) = cursor {
-            // Compared in SQL rather than bound back: see `conversations_page`.
+            // Compared in SQL rather than bound back: see `conversations_page`. The cursor
+            // must be a message of this conversation: any other id matches no row.
             sql.push_str(
-                " AND m.created_at <= (SELECT k.created_at FROM messages k WHERE k.id = ?) \
-                 AND (m.created_at < (SELECT k.created_at FROM messages k WHERE k.id = ?) \
-                 OR m.id < ?)",
+                " AND m.created_at <= (SELECT k.created_at FROM messages k \
+                 WHERE k.id = ? AND k.conversation_id = ?) \
+                 AND (m.created_at < (SELECT k.created_at FROM messages k \
+                 WHERE k.id = ? AND k.conversation_id = ?) OR m.id < ?)",
             );
-            values.extend([c.into(), c.into(), c.into()]);
+            values.extend([
+                c.into(),
+                conversation_id.into(),
+                c.into(),
+                conversation_id.into(),
+                c.into(),
+            ]);
         }
         sql.push_str(&format!(
             " ORDER BY m.created_at DESC, m.id DESC LIMIT {}",
@@ -71,6 +96,16 @@ impl Store {
         ))
         .all(&self.db)
         .await?;
+        if rows.is_empty() {
+            if !self.conversation_owned(uid, conversation_id).await? {
+                return Ok(MessagesPage::NoConversation);
+            }
+            if let Some(c) = cursor
+                && self.message(conversation_id, c).await?.is_none()
+            {
+                return Ok(MessagesPage::UnknownCursor);
+            }
+        }
         let mut page = page(
             rows.into_iter().map(Message::from).collect(),
             limit,
@@ -82,7 +117,7 @@ impl Store {
         if page.has_more {
             page.next_cursor = page.items.first().map(|m| m.id.clone());
         }
-        Ok(Some(page))
+        Ok(MessagesPage::Page(page))
     }
 
     /// The message with this id in this conversation.
