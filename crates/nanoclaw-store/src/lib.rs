@@ -41,6 +41,15 @@ pub struct PoolStats {
 /// burst of writes leaves the file at its largest size for good.
 const SQLITE_JOURNAL_SIZE_LIMIT: &str = "67108864";
 
+/// How long a PostgreSQL or MySQL connection may have idled in the pool before it is pinged
+/// on checkout.
+const SERVER_PING_AFTER_IDLE: Duration = Duration::from_millis(500);
+
+/// Rows a SQLite connection thread may hand over before the reading task takes them. sqlx's
+/// default (50) is one short of a 50-message page and its look-ahead row, so the thread
+/// went to sleep on the last row of the most common page.
+const SQLITE_ROW_BUFFER: usize = 128;
+
 /// How long a request waits for a pooled connection before it is answered 503 (the server is
 /// down or overwhelmed).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -138,6 +147,16 @@ impl Store {
                 ACQUIRE_TIMEOUT
             })
             .sqlx_logging(false);
+        // sqlx pings every connection as it goes back to the pool, and by default again as it
+        // is taken out: one extra round trip per query. A SQLite connection lives in this
+        // process and nobody can close it under us; a server connection is pinged on the way
+        // out only after half a second of idleness, when a restart or a firewall may have
+        // dropped it (the window HikariCP uses).
+        if is_sqlite {
+            options.test_before_acquire(false);
+        } else {
+            options.test_before_acquire_if_idle_for(SERVER_PING_AFTER_IDLE);
+        }
         if is_sqlite {
             options.map_sqlx_sqlite_opts(move |opts| {
                 let opts = match &sqlite_file {
@@ -246,6 +265,7 @@ fn sqlite_options(opts: SqliteConnectOptions) -> SqliteConnectOptions {
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
         .foreign_keys(true)
         .pragma("journal_size_limit", SQLITE_JOURNAL_SIZE_LIMIT)
+        .row_buffer_size(SQLITE_ROW_BUFFER)
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 //! NANOCLAW_TEST_PG_FAULT_URL, NANOCLAW_TEST_PG_FAULT_STOP and NANOCLAW_TEST_PG_FAULT_START
 //! (shell commands). `.ci/run` provides them; elsewhere the test is skipped unless CI is set.
 
+use std::cell::RefCell;
 use std::time::Duration;
+
+use reqwest::StatusCode;
 
 use crate::helpers::*;
 
@@ -68,17 +71,30 @@ async fn database_outage_gives_503_then_recovers() {
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    // Login first: it always needs the database, and by the time it has given up, the
-    // authentication cache no longer trusts itself either (it needs a change-feed read less
-    // than a second old), so the profile read goes to the database too.
-    for (method, path) in [("POST", "/api/auth/login"), ("GET", "/api/auth/profile")] {
-        let req = client
-            .request(method.parse().unwrap(), app.url(path))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({"username": "steady", "password": "steady-password"}));
-        let (status, body) = json_of(req.send().await.expect("answered, not hung")).await;
-        assert_error(status, &body, 503, "Service temporarily unavailable");
-    }
+    // Login always needs the database.
+    let login = client
+        .post(app.url("/api/auth/login"))
+        .json(&serde_json::json!({"username": "steady", "password": "steady-password"}));
+    let (status, body) = json_of(login.send().await.expect("answered, not hung")).await;
+    assert_error(status, &body, 503, "Service temporarily unavailable");
+    // The profile may come from the authentication cache for as long as it still trusts
+    // itself (its last change-feed read is under a second old); after that it needs the
+    // database too and must say so, not hang and not answer from a stale cache.
+    let last = RefCell::new((StatusCode::OK, serde_json::Value::Null));
+    let refused = eventually(Duration::from_secs(10), || {
+        let req = client.get(app.url("/api/auth/profile")).bearer_auth(&token);
+        let last = &last;
+        async move {
+            let reply = json_of(req.send().await.expect("answered, not hung")).await;
+            let served = reply.0 == StatusCode::OK;
+            *last.borrow_mut() = reply;
+            !served
+        }
+    })
+    .await;
+    let (status, body) = last.into_inner();
+    assert!(refused, "the profile was still served: {body}");
+    assert_error(status, &body, 503, "Service temporarily unavailable");
     // Routes that need no database keep working; readiness says not ready.
     assert_eq!(app.get("/api/auth/mode", None).await.status(), 200);
     assert_eq!(app.get("/healthz", None).await.status(), 200);
