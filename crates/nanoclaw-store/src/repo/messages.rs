@@ -8,15 +8,30 @@
 use chrono::NaiveDateTime;
 use nanoclaw_core::chat::{Message, Page, role};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter,
-    QueryOrder, Value,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QueryResult, Value,
 };
 
 use super::conversations::page;
+use super::stored_time::time_at;
 use super::{id_of, saturate_i32, statement, statement_sizes};
 use crate::Store;
 use crate::entity::messages::{self, Column, Entity as Messages};
 use crate::error::StoreError;
+
+/// A row of the message columns, column by column rather than derived, for the timestamp:
+/// see `stored_time`.
+fn message_of(row: &QueryResult, backend: DbBackend) -> Result<Message, DbErr> {
+    Ok(messages::Model {
+        id: row.try_get("", "id")?,
+        conversation_id: row.try_get("", "conversation_id")?,
+        role: row.try_get("", "role")?,
+        content: row.try_get("", "content")?,
+        token_count: row.try_get("", "token_count")?,
+        created_at: time_at(row, backend, "created_at")?,
+    }
+    .into())
+}
 
 /// What [`Store::messages_page`] found.
 #[derive(Debug)]
@@ -89,13 +104,14 @@ impl Store {
             " ORDER BY m.created_at DESC, m.id DESC LIMIT {}",
             limit.saturating_add(1)
         ));
-        let rows = messages::Model::find_by_statement(statement(
-            self.db.get_database_backend(),
-            &sql,
-            values,
-        ))
-        .all(&self.db)
-        .await?;
+        let backend = self.db.get_database_backend();
+        let rows = self
+            .db
+            .query_all_raw(statement(backend, &sql, values))
+            .await?
+            .iter()
+            .map(|row| message_of(row, backend))
+            .collect::<Result<Vec<_>, _>>()?;
         if rows.is_empty() {
             if !self.conversation_owned(uid, conversation_id).await? {
                 return Ok(MessagesPage::NoConversation);
@@ -106,11 +122,7 @@ impl Store {
                 return Ok(MessagesPage::UnknownCursor);
             }
         }
-        let mut page = page(
-            rows.into_iter().map(Message::from).collect(),
-            limit,
-            |m: &Message| &m.id,
-        );
+        let mut page = page(rows, limit, |m: &Message| &m.id);
         // Fetched newest first; shown oldest first, and the next page continues above the
         // oldest one shown.
         page.items.reverse();

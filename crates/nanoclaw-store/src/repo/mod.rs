@@ -11,6 +11,7 @@ pub mod messages;
 pub mod meta;
 pub mod projects;
 pub mod sessions;
+mod stored_time;
 pub mod token_usage;
 pub mod users;
 
