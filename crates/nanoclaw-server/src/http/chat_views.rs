@@ -125,10 +125,18 @@ impl<'a> From<&'a Message> for MessageView<'a> {
             process_steps: None,
             interrupted: false,
         };
+        // Not an object: the text is the raw content. (Checked first: a struct would also
+        // take an array of five elements, field by field.)
+        if !m.content.trim_start().starts_with('{') {
+            return view;
+        }
+        // The lists are checked as JSON and copied as they are written. Only the keys read
+        // here are decoded, so unlike a whole tree this does not refuse a document for a
+        // lone surrogate escape or an out-of-range number somewhere else in it.
         let parts = match serde_json::from_str::<ContentParts<'a>>(&m.content) {
             Ok(parts) => parts,
-            // Not an object (the text is the raw content), or an object naming a key twice:
-            // then, as a JSON tree would, the last one counts.
+            // Not JSON (the text is the raw content), or an object naming a key twice: then,
+            // as a JSON tree would, the last one counts.
             Err(_) => match serde_json::from_str::<serde_json::Map<String, Value>>(&m.content) {
                 Ok(object) => return view.with_object(&object),
                 Err(_) => return view,
@@ -348,6 +356,11 @@ mod tests {
             // Not an object: the text is the raw content.
             ("plain words", (json!("plain words"), false)),
             ("[1,2]", (json!("[1,2]"), false)),
+            // Five elements, as many as the keys read: still not an object.
+            (
+                r#"["a",[1],[2],[3],true]"#,
+                (json!(r#"["a",[1],[2],[3],true]"#), false),
+            ),
             (r#""a string""#, (json!(r#""a string""#), false)),
             ("{broken", (json!("{broken"), false)),
             // Wrong types: no text, no flag, no lists.

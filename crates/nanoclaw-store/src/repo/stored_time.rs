@@ -22,7 +22,7 @@ pub(crate) fn time_at(
 }
 
 /// `YYYY-MM-DD HH:MM:SS` (or with `T`), optionally with a fraction of 1 to 9 digits, and
-/// nothing else: the layout chrono's `%F %T%.f` reads, with the same result. `None` for any
+/// nothing else: what chrono's `%F %T%.f` (or `%FT%T%.f`) reads, with the same result. `None` for any
 /// other text, a leap second or an impossible date.
 fn parse_plain(text: &str) -> Option<NaiveDateTime> {
     let b = text.as_bytes();
