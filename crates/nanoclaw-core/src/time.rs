@@ -14,18 +14,23 @@ pub fn to_rfc3339_micros(t: &NaiveDateTime) -> String {
     Rfc3339Micros::new(t).as_str().to_owned()
 }
 
-/// A timestamp as [`to_rfc3339_micros`] writes it, formatted without allocating: user objects
-/// are on the hottest path, and serialise these directly (as a JSON string).
+/// A timestamp formatted without allocating: `N` bytes written in place for years 0 to 9999,
+/// chrono's text for any other year. User objects, conversations and messages are on hot
+/// paths, and serialise these directly (as a JSON string).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Rfc3339Micros {
+pub enum FormattedTime<const N: usize> {
     /// Years 0 to 9999: the fixed-width form, written in place.
-    Fixed([u8; FIXED_LEN]),
+    Fixed([u8; N]),
     /// Any other year, as chrono writes it.
     Other(String),
 }
 
-/// Length of `0000-00-00T00:00:00.000000Z`.
-const FIXED_LEN: usize = 27;
+/// A timestamp as [`to_rfc3339_micros`] writes it: `0000-00-00T00:00:00.000000Z`.
+pub type Rfc3339Micros = FormattedTime<27>;
+
+/// A timestamp to the second, `0000-00-00T00:00:00Z`: how nanoClaw writes conversation and
+/// message times.
+pub type Rfc3339Seconds = FormattedTime<20>;
 
 impl Rfc3339Micros {
     /// `t` formatted.
@@ -60,43 +65,23 @@ impl Rfc3339Micros {
         }
         Self::Fixed(out)
     }
-
-    /// The text.
-    pub fn as_str(&self) -> &str {
-        match self {
-            // Only ASCII digits and punctuation are ever written, so this never fails.
-            Self::Fixed(bytes) => std::str::from_utf8(bytes).unwrap_or_default(),
-            Self::Other(s) => s,
-        }
-    }
 }
-
-/// A timestamp to the second, `YYYY-MM-DDTHH:MM:SSZ` (how nanoClaw writes conversation and
-/// message times), formatted without allocating: a page of messages writes fifty of them.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Rfc3339Seconds {
-    /// Years 0 to 9999: the fixed-width form, written in place.
-    Fixed([u8; SECONDS_LEN]),
-    /// Any other year, as chrono writes it.
-    Other(String),
-}
-
-/// Length of `0000-00-00T00:00:00Z`.
-const SECONDS_LEN: usize = 20;
 
 impl Rfc3339Seconds {
     /// `t` formatted (the fraction dropped, not rounded).
     pub fn new(t: &NaiveDateTime) -> Self {
         match Rfc3339Micros::new(t) {
-            Rfc3339Micros::Fixed(micros) => {
-                let mut out = [b'Z'; SECONDS_LEN];
-                out[..SECONDS_LEN - 1].copy_from_slice(&micros[..SECONDS_LEN - 1]);
+            FormattedTime::Fixed(micros) => {
+                let mut out = [b'Z'; 20];
+                out[..19].copy_from_slice(&micros[..19]);
                 Self::Fixed(out)
             }
-            Rfc3339Micros::Other(_) => Self::Other(t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+            FormattedTime::Other(_) => Self::Other(t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
         }
     }
+}
 
+impl<const N: usize> FormattedTime<N> {
     /// The text.
     pub fn as_str(&self) -> &str {
         match self {
@@ -107,19 +92,13 @@ impl Rfc3339Seconds {
     }
 }
 
-impl serde::Serialize for Rfc3339Seconds {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl std::fmt::Display for Rfc3339Micros {
+impl<const N: usize> std::fmt::Display for FormattedTime<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
-impl serde::Serialize for Rfc3339Micros {
+impl<const N: usize> serde::Serialize for FormattedTime<N> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
